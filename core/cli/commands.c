@@ -1,0 +1,49 @@
+/* The table of subcommands, and the ones whose part of revive is not built yet: they say
+ * so plainly and exit 6, rather than pretending. */
+#include "cli.h"
+#include <stdio.h>
+#include <string.h>
+
+int rv_cmd_version(rv_app *app, int argc, char **argv);
+int rv_cmd_plugins(rv_app *app, int argc, char **argv);
+
+static int not_built(const char *name, const char *what, int argc, char **argv)
+{
+    if (rv_wants_help(argc, argv)) {
+        printf("revive %s: %s\nThis command is not built yet in this version of revive.\n", name, what);
+        return EXIT_OK;
+    }
+    fprintf(stderr, "revive %s: not built yet in this version (%s). Nothing was done.\n", name, what);
+    return EXIT_NOT_BUILT;
+}
+
+#define NOT_BUILT(fn, name, what) \
+    static int fn(rv_app *app, int argc, char **argv) { (void)app; return not_built(name, what, argc, argv); }
+
+NOT_BUILT(cmd_run, "run", "run a playbook on a device")
+NOT_BUILT(cmd_resume, "resume", "resume an interrupted run from its journal")
+NOT_BUILT(cmd_runs, "runs", "list runs and their outcomes")
+NOT_BUILT(cmd_check, "check", "validate a playbook without a device")
+NOT_BUILT(cmd_test, "test", "run a playbook against simulator scenarios")
+NOT_BUILT(cmd_doctor, "doctor", "check this computer for what revive needs")
+NOT_BUILT(cmd_devices, "devices", "list attached devices in every mode")
+NOT_BUILT(cmd_info, "info", "show a device's facts")
+NOT_BUILT(cmd_backup, "backup", "take, inspect, verify, list, extract and import backups")
+NOT_BUILT(cmd_fetch, "fetch", "download and verify firmware or a backup")
+
+const rv_command rv_commands[] = {
+    { "version", "print the version", rv_cmd_version },
+    { "plugins", "list loaded and refused plugins", rv_cmd_plugins },
+    { "devices", "list attached devices in every mode", cmd_devices },
+    { "info", "show a device's facts", cmd_info },
+    { "backup", "take, inspect, verify, list, extract or import a backup", cmd_backup },
+    { "fetch", "download and verify firmware or a backup", cmd_fetch },
+    { "run", "run a playbook on a device", cmd_run },
+    { "resume", "resume an interrupted run", cmd_resume },
+    { "runs", "list runs and their outcomes", cmd_runs },
+    { "check", "validate a playbook without a device", cmd_check },
+    { "test", "run a playbook against simulator scenarios", cmd_test },
+    { "doctor", "check this computer for what revive needs", cmd_doctor },
+    { "help", "help on a command", rv_cmd_help },
+};
+const size_t rv_ncommands = sizeof rv_commands / sizeof rv_commands[0];
