@@ -6,6 +6,7 @@
 
 int rv_cmd_version(rv_app *app, int argc, char **argv);
 int rv_cmd_plugins(rv_app *app, int argc, char **argv);
+int rv_cmd_backup(rv_app *app, int argc, char **argv);
 
 static int not_built(const char *name, const char *what, int argc, char **argv)
 {
@@ -28,7 +29,6 @@ NOT_BUILT(cmd_test, "test", "run a playbook against simulator scenarios")
 NOT_BUILT(cmd_doctor, "doctor", "check this computer for what revive needs")
 NOT_BUILT(cmd_devices, "devices", "list attached devices in every mode")
 NOT_BUILT(cmd_info, "info", "show a device's facts")
-NOT_BUILT(cmd_backup, "backup", "take, inspect, verify, list, extract and import backups")
 NOT_BUILT(cmd_fetch, "fetch", "download and verify firmware or a backup")
 
 const rv_command rv_commands[] = {
@@ -36,7 +36,7 @@ const rv_command rv_commands[] = {
     { "plugins", "list loaded and refused plugins", rv_cmd_plugins },
     { "devices", "list attached devices in every mode", cmd_devices },
     { "info", "show a device's facts", cmd_info },
-    { "backup", "take, inspect, verify, list, extract or import a backup", cmd_backup },
+    { "backup", "take, inspect, verify, list, extract or import a backup", rv_cmd_backup },
     { "fetch", "download and verify firmware or a backup", cmd_fetch },
     { "run", "run a playbook on a device", cmd_run },
     { "resume", "resume an interrupted run", cmd_resume },

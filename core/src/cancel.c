@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,6 +105,16 @@ int rv_inflight_begin(const char *what)
     }
     pthread_mutex_unlock(&inflight_lock);
     return -1;
+}
+
+int rv_inflight_begin_fmt(const char *fmt, ...)
+{
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return rv_inflight_begin(what);
 }
 
 void rv_inflight_end(int slot)

@@ -13,5 +13,6 @@ void rv_cancel_reset(void);    /* tests */
 
 /* Work in flight, for the second-SIGINT report. Returns a slot id (or -1 if full). */
 int rv_inflight_begin(const char *what);
+int rv_inflight_begin_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rv_inflight_end(int slot);
 #endif

@@ -231,6 +231,8 @@ static void terminal_sink(const rv_event *ev, void *ud)
         fflush(out);
         return;
     }
+    if (strcmp(ev->type, "item") == 0 || strcmp(ev->type, "result") == 0)
+        return; /* data: the command that asked for it prints it on stdout */
     rv_term_clear_line(out);
     const char *msg = fstr(ev, "message");
     const char *who = ev->device;
