@@ -29,6 +29,10 @@ void rv_call_free(revive_call *c)
     rv_fields_free(&c->results);
 }
 
+static void host_log(revive_call *call, int level, const char *fmt, ...) REVIVE_PRINTF(3, 4);
+static int host_fail(revive_call *call, int code, const char *origin, int origin_code, const char *fmt, ...)
+    REVIVE_PRINTF(5, 6);
+
 static void host_log(revive_call *call, int level, const char *fmt, ...)
 {
     va_list ap;
