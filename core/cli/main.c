@@ -36,7 +36,7 @@ static void usage(FILE *out)
 int rv_cmd_help(rv_app *app, int argc, char **argv)
 {
     (void)app;
-    if (argc > 1) {
+    if (argc > 1 && argv[1][0] != '-') {
         for (size_t i = 0; i < rv_ncommands; i++)
             if (strcmp(rv_commands[i].name, argv[1]) == 0) {
                 char *args[] = { argv[1], "--help", NULL };
