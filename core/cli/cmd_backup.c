@@ -10,6 +10,7 @@
 #include <string.h>
 
 int rv_cmd_backup(rv_app *app, int argc, char **argv);
+int rv_cmd_backup_create(rv_app *app, int argc, char **argv);
 
 static void backup_usage(FILE *out)
 {
@@ -18,6 +19,7 @@ static void backup_usage(FILE *out)
             "Work with iPhone backups in any format an importer plugin knows (iTunes/Finder\n"
             "folders, legacy mbdb, zip/tar archives, vendors' formats). Inputs are never modified.\n\n"
             "Verbs:\n"
+            "  create [DEVICE] DIR      take a full backup of a device into DIR\n"
             "  inspect PATH             format, device, iOS version, date, encryption, counts\n"
             "  verify PATH              check every file against the manifest; exit 1 on any problem\n"
             "  ls PATH                  list entries (--domain, --pattern)\n"
@@ -93,6 +95,8 @@ int rv_cmd_backup(rv_app *app, int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
     const char *verb = argv[1];
+    if (strcmp(verb, "create") == 0)
+        return rv_cmd_backup_create(app, argc - 1, argv + 1);
     if (rv_wants_help(argc, argv)) {
         backup_usage(stdout);
         return EXIT_OK;
@@ -102,7 +106,7 @@ int rv_cmd_backup(rv_app *app, int argc, char **argv)
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         known |= strcmp(verb, verbs[i]) == 0;
     if (!known) {
-        fprintf(stderr, "revive backup: unknown verb '%s' (inspect, verify, ls, extract, import)\n", verb);
+        fprintf(stderr, "revive backup: unknown verb '%s' (create, inspect, verify, ls, extract, import)\n", verb);
         return EXIT_USAGE;
     }
     enum { OPT_IMPORTER = 300, OPT_DOMAIN, OPT_PATTERN, OPT_OUT };

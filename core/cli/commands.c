@@ -7,6 +7,15 @@
 int rv_cmd_version(rv_app *app, int argc, char **argv);
 int rv_cmd_plugins(rv_app *app, int argc, char **argv);
 int rv_cmd_backup(rv_app *app, int argc, char **argv);
+int rv_cmd_devices(rv_app *app, int argc, char **argv);
+int rv_cmd_info(rv_app *app, int argc, char **argv);
+int rv_cmd_recovery(rv_app *app, int argc, char **argv);
+int rv_cmd_fetch(rv_app *app, int argc, char **argv);
+int rv_cmd_firmware(rv_app *app, int argc, char **argv);
+int rv_cmd_restore_backup(rv_app *app, int argc, char **argv);
+int rv_cmd_restore_firmware(rv_app *app, int argc, char **argv);
+int rv_cmd_reboot(rv_app *app, int argc, char **argv);
+int rv_cmd_shutdown(rv_app *app, int argc, char **argv);
 
 static int not_built(const char *name, const char *what, int argc, char **argv)
 {
@@ -27,17 +36,20 @@ NOT_BUILT(cmd_runs, "runs", "list runs and their outcomes")
 NOT_BUILT(cmd_check, "check", "validate a playbook without a device")
 NOT_BUILT(cmd_test, "test", "run a playbook against simulator scenarios")
 NOT_BUILT(cmd_doctor, "doctor", "check this computer for what revive needs")
-NOT_BUILT(cmd_devices, "devices", "list attached devices in every mode")
-NOT_BUILT(cmd_info, "info", "show a device's facts")
-NOT_BUILT(cmd_fetch, "fetch", "download and verify firmware or a backup")
 
 const rv_command rv_commands[] = {
     { "version", "print the version", rv_cmd_version },
     { "plugins", "list loaded and refused plugins", rv_cmd_plugins },
-    { "devices", "list attached devices in every mode", cmd_devices },
-    { "info", "show a device's facts", cmd_info },
+    { "devices", "list attached devices in every mode", rv_cmd_devices },
+    { "info", "show a device's facts", rv_cmd_info },
+    { "recovery", "enter or exit recovery mode", rv_cmd_recovery },
+    { "reboot", "restart a device", rv_cmd_reboot },
+    { "shutdown", "turn a device off", rv_cmd_shutdown },
     { "backup", "take, inspect, verify, list, extract or import a backup", rv_cmd_backup },
-    { "fetch", "download and verify firmware or a backup", cmd_fetch },
+    { "restore-backup", "restore a backup onto a device", rv_cmd_restore_backup },
+    { "restore-firmware", "restore iOS on a device (update or erase)", rv_cmd_restore_firmware },
+    { "fetch", "download and verify firmware or a backup", rv_cmd_fetch },
+    { "firmware", "list the firmware a catalog offers for a model", rv_cmd_firmware },
     { "run", "run a playbook on a device", cmd_run },
     { "resume", "resume an interrupted run", cmd_resume },
     { "runs", "list runs and their outcomes", cmd_runs },

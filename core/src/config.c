@@ -152,3 +152,9 @@ void rv_config_reset(void)
     file_path[0] = '\0';
     pthread_mutex_unlock(&cfg_lock);
 }
+
+const char *rv_config_get_or(const char *key, const char *fallback)
+{
+    const char *v = rv_config_get(key);
+    return v ? v : fallback;
+}

@@ -18,6 +18,8 @@ void rv_config_set(const char *key, const char *value);
 /* Lookup by precedence; the string lives until exit. NULL if unset. */
 const char *rv_config_get(const char *key);
 const char *rv_config_path(void);
+/* rv_config_get, or `fallback` when unset. */
+const char *rv_config_get_or(const char *key, const char *fallback);
 /* Every key set anywhere, for `revive doctor` and tests: calls fn for each. */
 void rv_config_each(void (*fn)(const char *key, const char *value, const char *from, void *ud), void *ud);
 void rv_config_reset(void); /* tests */
