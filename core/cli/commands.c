@@ -30,10 +30,17 @@ static int not_built(const char *name, const char *what, int argc, char **argv)
 #define NOT_BUILT(fn, name, what) \
     static int fn(rv_app *app, int argc, char **argv) { (void)app; return not_built(name, what, argc, argv); }
 
+#ifdef REVIVE_HAVE_revive_lua
+int rv_cmd_run(rv_app *app, int argc, char **argv);
+int rv_cmd_check(rv_app *app, int argc, char **argv);
+#define cmd_run rv_cmd_run
+#define cmd_check rv_cmd_check
+#else
 NOT_BUILT(cmd_run, "run", "run a playbook on a device")
+NOT_BUILT(cmd_check, "check", "validate a playbook without a device")
+#endif
 NOT_BUILT(cmd_resume, "resume", "resume an interrupted run from its journal")
 NOT_BUILT(cmd_runs, "runs", "list runs and their outcomes")
-NOT_BUILT(cmd_check, "check", "validate a playbook without a device")
 NOT_BUILT(cmd_test, "test", "run a playbook against simulator scenarios")
 NOT_BUILT(cmd_doctor, "doctor", "check this computer for what revive needs")
 

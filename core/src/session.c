@@ -1,0 +1,531 @@
+/*
+ * The engine side of a playbook run.
+ *
+ * A playbook calls verbs ("exit_recovery", "restore_firmware", ...); this file turns each
+ * into a call on the plugin that can do it, on the phone as it is *now*: the session holds
+ * the ECID, and every call looks the phone up afresh in the registry, because between two
+ * steps it may have left normal mode for recovery, or vanished. Answers come back as
+ * fields; errors keep the plugin's origin code and text.
+ */
+#include "session.h"
+#include "call.h"
+#include "cancel.h"
+#include "config.h"
+#include "dirs.h"
+#include "error.h"
+#include "events.h"
+#include "log.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+pthread_mutex_t rv_person_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void rv_session_init(rv_session *s, rv_plugins *plugins, rv_registry *reg, const rv_device *dev)
+{
+    memset(s, 0, sizeof *s);
+    s->plugins = plugins;
+    s->reg = reg;
+    s->ecid = dev->id.ecid;
+    snprintf(s->udid, sizeof s->udid, "%s", dev->id.udid);
+    rv_device_label(&dev->id, s->label, sizeof s->label);
+    s->interactive = isatty(STDIN_FILENO);
+}
+
+/* The phone as the registry sees it now; REVIVE_E_DISCONNECTED if it is not attached. */
+static int current(rv_session *s, rv_device *out, revive_error *err)
+{
+    rv_device *v;
+    size_t n = rv_registry_snapshot(s->reg, &v, false);
+    int rc = rv_fail(err, REVIVE_E_DISCONNECTED, NULL, 0,
+                     "device %s is not connected (check the cable; a port on the computer, not a hub)", s->label);
+    for (size_t i = 0; i < n; i++) {
+        if ((s->ecid && v[i].id.ecid == s->ecid) || (!s->ecid && s->udid[0] && strcmp(v[i].id.udid, s->udid) == 0)) {
+            *out = v[i];
+            if (!s->ecid && v[i].id.ecid)
+                s->ecid = v[i].id.ecid;
+            rc = REVIVE_OK;
+            if (err)
+                rv_error_clear(err);
+            break;
+        }
+    }
+    free(v);
+    return rc;
+}
+
+typedef void (*put_fn)(void *ud, const revive_field *f);
+
+static void put_all(const rv_fields *f, put_fn put, void *ud)
+{
+    for (size_t i = 0; i < f->n; i++)
+        put(ud, &f->v[i]);
+}
+
+/* Copy the call's error out (or make one from the code). */
+static int finish(revive_call *call, int rc, revive_error *err)
+{
+    if (rc != REVIVE_OK && err)
+        *err = call->err.code ? call->err : (revive_error){ .size = sizeof(revive_error), .code = rc };
+    return rc;
+}
+
+static int transport_info(rv_session *s, const rv_device *d, rv_fields *out, revive_error *err)
+{
+    const rv_plugin *p = d->transport_plugin;
+    char ecid[32];
+    snprintf(ecid, sizeof ecid, "%" PRIX64, d->id.ecid);
+    rv_fields_put_str(out, "mode", rv_mode_name(d->id.mode));
+    rv_fields_put_int(out, "ecid", (int64_t)d->id.ecid);
+    rv_fields_put_str(out, "ecid_hex", ecid);
+    if (d->id.udid[0])
+        rv_fields_put_str(out, "udid", d->id.udid);
+    if (d->id.product_type[0])
+        rv_fields_put_str(out, "product_type", d->id.product_type);
+    if (d->id.hardware_model[0])
+        rv_fields_put_str(out, "hardware_model", d->id.hardware_model);
+    if (!p->transport.info)
+        return REVIVE_OK;
+    revive_call call;
+    rv_call_init(&call, s->run_id, s->label, p->desc.name);
+    rv_plugin_enter(p);
+    int rc = p->transport.info(p->state, &call, &d->id);
+    rv_plugin_leave(p);
+    if (rc == REVIVE_OK) {
+        for (size_t i = 0; i < call.results.n; i++)
+            rv_fields_put(out, &call.results.v[i]);
+        /* The runtime's names for two SDK keys. */
+        const revive_field *b = rv_fields_get(out, "battery_level");
+        if (b && b->type == REVIVE_VAL_INT)
+            rv_fields_put_int(out, "battery_percent", b->v.i);
+        const revive_field *fr = rv_fields_get(out, "storage_free");
+        if (fr && fr->type == REVIVE_VAL_INT)
+            rv_fields_put_int(out, "free_bytes", fr->v.i);
+    }
+    rc = finish(&call, rc, err);
+    rv_call_free(&call);
+    return rc;
+}
+
+typedef int (*action_fn)(void *, revive_call *, const revive_device_id *);
+
+static int transport_action(rv_session *s, const char *verb, size_t off, revive_error *err)
+{
+    rv_device d;
+    int rc = current(s, &d, err);
+    if (rc != REVIVE_OK)
+        return rc;
+    const rv_plugin *p = d.transport_plugin;
+    action_fn fn = *(const action_fn *)((const char *)&p->transport + off);
+    if (!fn)
+        return rv_fail(err, REVIVE_E_UNSUPPORTED, p->desc.name, 0, "the %s transport cannot %s", p->desc.name, verb);
+    revive_call call;
+    rv_call_init(&call, s->run_id, s->label, p->desc.name);
+    int slot = rv_inflight_begin_fmt("%s on %s", verb, s->label);
+    rv_plugin_enter(p);
+    rc = fn(p->state, &call, &d.id);
+    rv_plugin_leave(p);
+    rv_inflight_end(slot);
+    rc = finish(&call, rc, err);
+    rv_call_free(&call);
+    return rc;
+}
+
+static const char *arg_str(const revive_field *a, size_t n, const char *key)
+{
+    const revive_field *f = revive_field_find(a, n, key);
+    return f && f->type == REVIVE_VAL_STR ? f->v.s : NULL;
+}
+
+static bool arg_bool(const revive_field *a, size_t n, const char *key)
+{
+    const revive_field *f = revive_field_find(a, n, key);
+    return f && ((f->type == REVIVE_VAL_BOOL && f->v.b) || (f->type == REVIVE_VAL_INT && f->v.i));
+}
+
+/* A restore method's restore() or backup(), on the phone as it is now. */
+static int method_call(rv_session *s, const char *name, bool backup, const char *dir, const rv_fields *opts,
+                       put_fn put, void *ud, revive_error *err)
+{
+    const rv_plugin *owner = NULL;
+    const revive_restore_method *m = rv_find_method(s->plugins, name, &owner);
+    if (!m || (backup ? !m->backup : !m->restore))
+        return rv_fail(err, REVIVE_E_UNSUPPORTED, NULL, 0, "no plugin offers the '%s' method%s", name,
+                       backup ? " with backups" : "");
+    rv_device d;
+    int rc = current(s, &d, err);
+    if (rc != REVIVE_OK)
+        return rc;
+    revive_call call;
+    rv_call_init(&call, s->run_id, s->label, owner->desc.name);
+    int slot = rv_inflight_begin_fmt("%s %s on %s", backup ? "backup" : "restore", name, s->label);
+    rv_plugin_enter(owner);
+    rc = backup ? m->backup(owner->state, &call, &d.id, dir, opts->v, opts->n)
+                : m->restore(owner->state, &call, &d.id, opts->v, opts->n);
+    rv_plugin_leave(owner);
+    rv_inflight_end(slot);
+    if (rc == REVIVE_OK)
+        put_all(&call.results, put, ud);
+    rc = finish(&call, rc, err);
+    rv_call_free(&call);
+    return rc;
+}
+
+static int source_fetch(rv_session *s, const char *spec, put_fn put, void *ud, revive_error *err)
+{
+    const rv_plugin *owner = NULL;
+    const revive_source *src = rv_find_source(s->plugins, spec, &owner);
+    if (!src || !src->fetch)
+        return rv_fail(err, REVIVE_E_UNSUPPORTED, NULL, 0, "no source plugin understands '%s'", spec);
+    revive_call call;
+    rv_call_init(&call, s->run_id, s->label, owner->desc.name);
+    int slot = rv_inflight_begin_fmt("download %s", spec);
+    rv_plugin_enter(owner);
+    int rc = src->fetch(owner->state, &call, spec, NULL, 0);
+    rv_plugin_leave(owner);
+    rv_inflight_end(slot);
+    if (rc == REVIVE_OK && !rv_fields_str(&call.results, "path"))
+        rc = rv_fail(&call.err, REVIVE_E_PLUGIN, owner->desc.name, 0, "the source answered no path");
+    if (rc == REVIVE_OK && put)
+        put_all(&call.results, put, ud);
+    rc = finish(&call, rc, err);
+    rv_call_free(&call);
+    return rc;
+}
+
+/* put() that keeps the path answered by a fetch. */
+static void keep_path(void *ud, const revive_field *f)
+{
+    if (f->type == REVIVE_VAL_STR && strcmp(f->key, "path") == 0)
+        snprintf((char *)ud, 4096, "%s", f->v.s);
+}
+
+static int importer_call(rv_session *s, const char *verb, const char *path, const char *out,
+                         put_fn put, void *ud, revive_error *err)
+{
+    const rv_plugin *owner = NULL;
+    const revive_importer *best = NULL;
+    int best_score = 0;
+    for (size_t i = 0; i < s->plugins->n; i++)
+        for (size_t k = 0; k < s->plugins->v[i]->nimporters; k++) {
+            const revive_importer *imp = &s->plugins->v[i]->importers[k];
+            if (!imp->probe)
+                continue;
+            revive_call call;
+            rv_call_init(&call, s->run_id, s->label, s->plugins->v[i]->desc.name);
+            int score = imp->probe(s->plugins->v[i]->state, &call, path);
+            rv_call_free(&call);
+            if (score > best_score) {
+                best_score = score;
+                best = imp;
+                owner = s->plugins->v[i];
+            }
+        }
+    if (!best)
+        return rv_fail(err, REVIVE_E_UNSUPPORTED, NULL, 0, "no importer recognises %s as a backup", path);
+    revive_call call;
+    rv_call_init(&call, s->run_id, s->label, owner->desc.name);
+    rv_plugin_enter(owner);
+    int rc;
+    if (strcmp(verb, "import") == 0)
+        rc = best->import ? best->import(owner->state, &call, path, out, NULL, 0) : REVIVE_E_UNSUPPORTED;
+    else
+        rc = best->verify ? best->verify(owner->state, &call, path, NULL, 0) : REVIVE_E_UNSUPPORTED;
+    rv_plugin_leave(owner);
+    if (strcmp(verb, "verify") == 0) {
+        /* A verify that found problems is an answer, not a fault: ok=false with the detail. */
+        revive_field ok = REVIVE_FIELD_BOOL("ok", rc == REVIVE_OK);
+        put(ud, &ok);
+        if (rc == REVIVE_E_CORRUPT) {
+            revive_field detail = REVIVE_FIELD_STR("detail", call.err.message);
+            put(ud, &detail);
+            rc = REVIVE_OK;
+        }
+    } else if (rc == REVIVE_OK) {
+        revive_field p = REVIVE_FIELD_STR("path", out);
+        put(ud, &p);
+        put_all(&call.results, put, ud);
+    }
+    rc = finish(&call, rc, err);
+    rv_call_free(&call);
+    return rc;
+}
+
+/* Host-side checks before long work: free space where files will be written. */
+static int preflight(rv_session *s, const revive_field *a, size_t n, put_fn put, void *ud, revive_error *err)
+{
+    rv_fields out;
+    rv_fields_init(&out);
+    rv_device d;
+    int rc = current(s, &d, err);
+    if (rc == REVIVE_OK && d.id.mode == REVIVE_MODE_NORMAL)
+        transport_info(s, &d, &out, NULL);
+    struct statvfs vfs;
+    const char *where = s->work_dir[0] ? s->work_dir : rv_dir(REVIVE_DIR_DATA);
+    if (where && statvfs(where, &vfs) == 0)
+        rv_fields_put_int(&out, "host_free_bytes", (int64_t)((uint64_t)vfs.f_bavail * vfs.f_frsize));
+    const revive_field *need = revive_field_find(a, n, "bytes");
+    const revive_field *hf = rv_fields_get(&out, "host_free_bytes");
+    bool ok = true;
+    if (need && need->type == REVIVE_VAL_INT && hf && hf->v.i < need->v.i) {
+        ok = false;
+        rv_fields_put_str(&out, "reason", "not enough free space on this computer");
+    }
+    rv_fields_put_bool(&out, "ok", ok);
+    put_all(&out, put, ud);
+    rv_fields_free(&out);
+    return REVIVE_OK;
+}
+
+static int op_device_call(void *ctx, const char *verb, const revive_field *a, size_t n, put_fn put, void *ud,
+                          revive_error *err)
+{
+    rv_session *s = ctx;
+    rv_device d;
+    if (strcmp(verb, "mode") == 0) {
+        revive_field f = REVIVE_FIELD_STR("mode", current(s, &d, NULL) == REVIVE_OK ? rv_mode_name(d.id.mode) : "off");
+        put(ud, &f);
+        return REVIVE_OK;
+    }
+    if (strcmp(verb, "info") == 0) {
+        int rc = current(s, &d, err);
+        if (rc != REVIVE_OK)
+            return rc;
+        rv_fields f;
+        rv_fields_init(&f);
+        rc = transport_info(s, &d, &f, err);
+        put_all(&f, put, ud);
+        rv_fields_free(&f);
+        return rc;
+    }
+    if (strcmp(verb, "enter_recovery") == 0)
+        return transport_action(s, verb, offsetof(revive_transport, enter_recovery), err);
+    if (strcmp(verb, "exit_recovery") == 0)
+        return transport_action(s, verb, offsetof(revive_transport, exit_recovery), err);
+    if (strcmp(verb, "reboot") == 0)
+        return transport_action(s, verb, offsetof(revive_transport, reboot), err);
+    if (strcmp(verb, "shutdown") == 0)
+        return transport_action(s, verb, offsetof(revive_transport, shutdown), err);
+    if (strcmp(verb, "getvar") == 0 || strcmp(verb, "setvar") == 0) {
+        const char *name = arg_str(a, n, "name"), *value = arg_str(a, n, "value");
+        if (!name || (verb[0] == 's' && !value))
+            return rv_fail(err, REVIVE_E_INVALID, NULL, 0, "%s needs name%s", verb, verb[0] == 's' ? " and value" : "");
+        int rc = current(s, &d, err);
+        if (rc != REVIVE_OK)
+            return rc;
+        const rv_plugin *p = d.transport_plugin;
+        if (verb[0] == 'g' ? !p->transport.getvar : !p->transport.setvar)
+            return rv_fail(err, REVIVE_E_UNSUPPORTED, NULL, 0, "the %s transport cannot %s", p->desc.name, verb);
+        revive_call call;
+        rv_call_init(&call, s->run_id, s->label, p->desc.name);
+        rv_plugin_enter(p);
+        rc = verb[0] == 'g' ? p->transport.getvar(p->state, &call, &d.id, name)
+                            : p->transport.setvar(p->state, &call, &d.id, name, value, true);
+        rv_plugin_leave(p);
+        if (rc == REVIVE_OK && verb[0] == 'g') {
+            const char *v = rv_fields_str(&call.results, name);
+            revive_field f = REVIVE_FIELD_STR("value", v ? v : "");
+            put(ud, &f);
+        }
+        rc = finish(&call, rc, err);
+        rv_call_free(&call);
+        return rc;
+    }
+    if (strcmp(verb, "backup") == 0) {
+        const char *dir = arg_str(a, n, "dir");
+        char def[4200];
+        if (!dir) {
+            snprintf(def, sizeof def, "%s/backups/%s", rv_dir(REVIVE_DIR_DATA) ? rv_dir(REVIVE_DIR_DATA) : ".", s->label);
+            dir = def;
+        }
+        rv_fields o;
+        rv_fields_init(&o);
+        int rc = method_call(s, "backup", true, dir, &o, put, ud, err);
+        rv_fields_free(&o);
+        return rc;
+    }
+    if (strcmp(verb, "restore_backup") == 0) {
+        const char *path = arg_str(a, n, "path");
+        if (!path)
+            return rv_fail(err, REVIVE_E_INVALID, NULL, 0, "restore_backup needs path");
+        rv_fields o;
+        rv_fields_init(&o);
+        rv_fields_put_str(&o, "dir", path);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(a[i].key, "path") != 0 && !rv_field_is_secret(a[i].key))
+                rv_fields_put(&o, &a[i]);
+        int rc = method_call(s, "backup", false, NULL, &o, put, ud, err);
+        rv_fields_free(&o);
+        return rc;
+    }
+    if (strcmp(verb, "restore_firmware") == 0) {
+        const char *fw = arg_str(a, n, "firmware");
+        if (!fw)
+            return rv_fail(err, REVIVE_E_INVALID, NULL, 0, "restore_firmware needs firmware (a path or a catalog query)");
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s", fw);
+        if (stat(fw, &st) != 0 && strchr(fw, ':')) {
+            int rc = source_fetch(s, fw, keep_path, path, err);
+            if (rc != REVIVE_OK)
+                return rc;
+        }
+        rv_fields o;
+        rv_fields_init(&o);
+        rv_fields_put_str(&o, "ipsw", path);
+        rv_fields_put_bool(&o, "erase", arg_bool(a, n, "erase"));
+        int rc = method_call(s, "firmware", false, NULL, &o, put, ud, err);
+        rv_fields_free(&o);
+        return rc;
+    }
+    if (strcmp(verb, "fetch") == 0) {
+        const char *q = arg_str(a, n, "query");
+        if (!q)
+            return rv_fail(err, REVIVE_E_INVALID, NULL, 0, "fetch needs query");
+        return source_fetch(s, q, put, ud, err);
+    }
+    if (strcmp(verb, "verify_backup") == 0 || strcmp(verb, "import") == 0) {
+        const char *path = arg_str(a, n, "path");
+        if (!path)
+            return rv_fail(err, REVIVE_E_INVALID, NULL, 0, "%s needs path", verb);
+        char out[4200];
+        snprintf(out, sizeof out, "%s/imports/%s-%ld", rv_dir(REVIVE_DIR_DATA) ? rv_dir(REVIVE_DIR_DATA) : ".", s->label,
+                 (long)time(NULL));
+        return importer_call(s, verb[0] == 'v' ? "verify" : "import", path, out, put, ud, err);
+    }
+    if (strcmp(verb, "preflight") == 0)
+        return preflight(s, a, n, put, ud, err);
+    return rv_fail(err, REVIVE_E_UNSUPPORTED, NULL, 0, "unknown device verb '%s'", verb);
+}
+
+static unsigned mode_mask(const char *const *modes)
+{
+    unsigned m = 0;
+    for (size_t i = 0; modes && modes[i]; i++) {
+        int x = rv_mode_parse(modes[i]);
+        if (x >= 0)
+            m |= 1u << x;
+    }
+    return m;
+}
+
+static bool wants_off(const char *const *modes)
+{
+    for (size_t i = 0; modes && modes[i]; i++)
+        if (strcmp(modes[i], "off") == 0)
+            return true;
+    return false;
+}
+
+static int op_wait_mode(void *ctx, const char *const *modes, double timeout_s, revive_error *err)
+{
+    rv_session *s = ctx;
+    if (wants_off(modes)) {
+        /* "off": wait until the phone is no longer attached. */
+        double end = rv_monotonic() + timeout_s;
+        rv_device d;
+        while (current(s, &d, NULL) == REVIVE_OK) {
+            if (rv_cancelled())
+                return rv_fail(err, REVIVE_E_CANCELLED, NULL, 0, "cancelled");
+            if (rv_monotonic() >= end)
+                return rv_fail(err, REVIVE_E_TIMEOUT, NULL, 0, "the device stayed connected");
+            usleep(50 * 1000);
+        }
+        return REVIVE_OK;
+    }
+    return rv_registry_wait(s->reg, s->ecid, s->udid, mode_mask(modes), timeout_s, NULL, err);
+}
+
+static void op_event(void *ctx, const char *type, const revive_field *f, size_t n)
+{
+    rv_session *s = ctx;
+    rv_emit(s->run_id[0] ? s->run_id : NULL, s->label, type, f, n);
+}
+
+static int op_confirm(void *ctx, const char *question, bool *yes, revive_error *err)
+{
+    rv_session *s = ctx;
+    if (s->yes) {
+        *yes = true;
+        return REVIVE_OK;
+    }
+    if (!s->interactive) {
+        *yes = false;
+        rv_warn("[%s] %s — no one to ask (not a terminal); run with --yes to consent", s->label, question);
+        return REVIVE_OK;
+    }
+    pthread_mutex_lock(&rv_person_lock);
+    fprintf(stderr, "[%s] %s [y/N] ", s->label, question);
+    fflush(stderr);
+    char line[32];
+    bool got = fgets(line, sizeof line, stdin) != NULL;
+    pthread_mutex_unlock(&rv_person_lock);
+    if (rv_cancelled())
+        return rv_fail(err, REVIVE_E_CANCELLED, NULL, 0, "cancelled");
+    *yes = got && (line[0] == 'y' || line[0] == 'Y');
+    return REVIVE_OK;
+}
+
+static int op_prompt_until(void *ctx, const char *title, const char *const *lines, const char *const *modes,
+                           double timeout_s, revive_error *err)
+{
+    rv_session *s = ctx;
+    revive_field f[20];
+    char keys[18][12];
+    size_t n = 0;
+    f[n++] = (revive_field)REVIVE_FIELD_STR("title", title ? title : "");
+    for (size_t i = 0; lines && lines[i] && n < 18; i++) {
+        snprintf(keys[n], sizeof keys[n], "line%zu", i + 1);
+        f[n] = (revive_field)REVIVE_FIELD_STR(keys[n], lines[i]);
+        n++;
+    }
+    f[n++] = (revive_field)REVIVE_FIELD_REAL("timeout", timeout_s);
+    pthread_mutex_lock(&rv_person_lock);
+    rv_emit(s->run_id[0] ? s->run_id : NULL, s->label, "prompt", f, n);
+    pthread_mutex_unlock(&rv_person_lock);
+    return op_wait_mode(ctx, modes, timeout_s, err);
+}
+
+static bool op_cancelled(void *ctx)
+{
+    (void)ctx;
+    return rv_cancelled();
+}
+
+static double op_now(void *ctx)
+{
+    (void)ctx;
+    return rv_monotonic();
+}
+
+static void op_sleep(void *ctx, double secs)
+{
+    (void)ctx;
+    double end = rv_monotonic() + secs;
+    while (!rv_cancelled()) {
+        double left = end - rv_monotonic();
+        if (left <= 0)
+            break;
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)((left < 0.05 ? left : 0.05) * 1e9) };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static const struct rv_engine_ops session_ops = {
+    .size = sizeof(struct rv_engine_ops),
+    .device_call = op_device_call,
+    .wait_mode = op_wait_mode,
+    .event = op_event,
+    .confirm = op_confirm,
+    .prompt_until = op_prompt_until,
+    .cancelled = op_cancelled,
+    .now = op_now,
+    .sleep = op_sleep,
+};
+
+const struct rv_engine_ops *rv_session_ops(void) { return &session_ops; }
