@@ -6,6 +6,8 @@
 #include "events.h"
 #include "log.h"
 #include <getopt.h>
+
+int rv_sim_wrap(int argc, char **argv, const char *scenario);
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,9 @@ static void usage(FILE *out)
             "      --config FILE      read FILE instead of ~/.config/revive/config.json\n"
             "      --password-file F  read a backup password from F (never pass it as an argument)\n"
             "  -h, --help             this help; 'revive COMMAND --help' for a command's\n"
-            "      --version          the version\n\n"
+            "      --version          the version\n"
+            "      --sim SCENARIO     run the command against a fresh simulated phone (dry run;\n"
+            "                         scenarios in sim/scenarios, e.g. interrupted-restore)\n\n"
             "Commands:\n");
     for (size_t i = 0; i < rv_ncommands; i++)
         fprintf(out, "  %-17s %s\n", rv_commands[i].name, rv_commands[i].summary);
@@ -59,7 +63,8 @@ int main(int argc, char **argv)
     revive_error err;
     rv_error_clear(&err);
 
-    enum { OPT_JSON = 256, OPT_CONFIG, OPT_PASSWORD_FILE, OPT_VERSION };
+    enum { OPT_JSON = 256, OPT_CONFIG, OPT_PASSWORD_FILE, OPT_VERSION, OPT_SIM };
+    const char *sim = NULL;
     static const struct option opts[] = {
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
@@ -70,6 +75,7 @@ int main(int argc, char **argv)
         { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, OPT_VERSION },
+        { "sim", required_argument, NULL, OPT_SIM },
         { NULL, 0, NULL, 0 },
     };
     /* Flags given with -o are applied after the config file is read; keep them. */
@@ -85,6 +91,7 @@ int main(int argc, char **argv)
         case OPT_JSON: app.json = true; break;
         case OPT_CONFIG: config_file = optarg; break;
         case OPT_PASSWORD_FILE: rv_config_set("password_file", optarg); break;
+        case OPT_SIM: sim = optarg; break;
         case OPT_VERSION: printf("revive %s\n", REVIVE_VERSION); free(sets); return EXIT_OK;
         case 'h': usage(stdout); free(sets); return EXIT_OK;
         default: usage(stderr); free(sets); return EXIT_USAGE;
@@ -109,6 +116,11 @@ int main(int argc, char **argv)
     if (optind >= argc) {
         usage(stderr);
         return EXIT_USAGE;
+    }
+    if (sim && !getenv("REVIVE_SIM_ACTIVE")) {
+        /* Re-run this command line against a fresh simulator (sim.c); the child sees
+         * REVIVE_SIM_ACTIVE and skips this. */
+        return rv_sim_wrap(argc, argv, sim);
     }
     rv_cancel_install();
     if (app.json)

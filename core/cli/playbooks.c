@@ -4,6 +4,7 @@
 #include "playbooks.h"
 #include "config.h"
 #include "dirs.h"
+#include <revive/host.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
