@@ -1,0 +1,384 @@
+/*
+ * irecv.c — devices in recovery (iBoot) and DFU (SecureROM) mode, through libirecovery.
+ *
+ * libirecovery 1.0.0 has no "list devices" call; it has device events
+ * (irecv_device_event_subscribe), whose first subscriber makes it enumerate what is
+ * already plugged in. So the plugin subscribes once, on first need, keeps a registry of
+ * the recovery/DFU devices it was told about, and answers list() from it — after
+ * usb.irecv_settle seconds (default 1) since subscribing, so the first enumeration has
+ * landed. The same events feed the hotplug watch. The identity is the ECID in the USB
+ * serial string ("CPID:8030 ... ECID:001A2B3C4D5E6F70 ... SRTG:[iBoot-...]").
+ *
+ * An action opens the device by ECID (irecv_open_with_ecid_and_attempts), does one thing
+ * and closes it: a device rebooting or being unplugged never leaves a handle behind.
+ */
+#include "usb.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static revive_mode mode_of(int irecv_mode)
+{
+    switch (irecv_mode) {
+    case IRECV_K_DFU_MODE:
+    case IRECV_K_WTF_MODE:
+        return REVIVE_MODE_DFU;
+    case IRECV_K_RECOVERY_MODE_1:
+    case IRECV_K_RECOVERY_MODE_2:
+    case IRECV_K_RECOVERY_MODE_3:
+    case IRECV_K_RECOVERY_MODE_4:
+        return REVIVE_MODE_RECOVERY;
+    default:
+        return REVIVE_MODE_UNKNOWN;
+    }
+}
+
+/* Read "TAG:hex" out of a serial string; true if found. */
+static bool serial_hex(const char *serial, const char *tag, uint64_t *out)
+{
+    const char *p = serial;
+    size_t tl = strlen(tag);
+    while ((p = strstr(p, tag)) != NULL) {
+        if (p == serial || p[-1] == ' ') {
+            p += tl;
+            char *end = NULL;
+            unsigned long long v = strtoull(p, &end, 16);
+            if (end != p) {
+                *out = v;
+                return true;
+            }
+        }
+        p += tl;
+    }
+    return false;
+}
+
+void usb_rec_parse_serial(const char *serial, revive_device_id *id)
+{
+    uint64_t v;
+    if (!serial)
+        return;
+    usb_copy(id->serial, sizeof id->serial, serial);
+    if (serial_hex(serial, "ECID:", &v))
+        id->ecid = v;
+    if (serial_hex(serial, "CPID:", &v))
+        id->cpid = (uint32_t)v;
+    if (serial_hex(serial, "BDID:", &v))
+        id->bdid = (uint32_t)v;
+}
+
+static void fill_model(revive_device_id *id)
+{
+    irecv_device_t model = NULL;
+    irecv_device_t all = irecv_devices_get_all();
+    for (size_t i = 0; all && all[i].product_type; i++) {
+        if (all[i].chip_id == id->cpid && all[i].board_id == id->bdid) {
+            model = &all[i];
+            break;
+        }
+    }
+    if (model) {
+        usb_copy(id->product_type, sizeof id->product_type, model->product_type);
+        usb_copy(id->hardware_model, sizeof id->hardware_model, model->hardware_model);
+    }
+}
+
+static void id_from_info(const struct irecv_device_info *info, int imode, revive_device_id *id)
+{
+    memset(id, 0, sizeof *id);
+    id->size = sizeof *id;
+    id->mode = mode_of(imode);
+    if (info) {
+        if (info->serial_string)
+            usb_rec_parse_serial(info->serial_string, id);
+        id->ecid = info->ecid ? info->ecid : id->ecid;
+        id->cpid = info->cpid ? info->cpid : id->cpid;
+        id->bdid = info->bdid ? info->bdid : id->bdid;
+    }
+    snprintf(id->location, sizeof id->location, "irecv:%016" PRIx64, id->ecid);
+    fill_model(id);
+}
+
+static void notify(usb_state *st, int what, const revive_device_id *id)
+{
+    pthread_mutex_lock(&st->lock);
+    revive_hotplug_fn fn = st->watch_fn;
+    void *data = st->watch_data;
+    pthread_mutex_unlock(&st->lock);
+    if (fn)
+        fn(data, what, id);
+}
+
+static void on_irecv_event(const irecv_device_event_t *ev, void *user)
+{
+    usb_state *st = user;
+    revive_device_id id;
+    id_from_info(ev->device_info, (int)ev->mode, &id);
+    if (ev->type == IRECV_DEVICE_ADD) {
+        bool known = false;
+        pthread_mutex_lock(&st->lock);
+        for (size_t i = 0; i < st->nrec; i++) {
+            if (st->rec[i].id.ecid == id.ecid) {
+                st->rec[i].id = id;
+                known = true;
+            }
+        }
+        if (!known && st->nrec < USB_MAX_DEVICES)
+            st->rec[st->nrec++].id = id;
+        pthread_mutex_unlock(&st->lock);
+        notify(st, known ? REVIVE_CHANGED : REVIVE_ATTACHED, &id);
+    } else if (ev->type == IRECV_DEVICE_REMOVE) {
+        pthread_mutex_lock(&st->lock);
+        for (size_t i = 0; i < st->nrec; i++) {
+            if (st->rec[i].id.ecid == id.ecid) {
+                id = st->rec[i].id;
+                st->rec[i] = st->rec[--st->nrec];
+                break;
+            }
+        }
+        pthread_mutex_unlock(&st->lock);
+        id.mode = REVIVE_MODE_OFF;
+        notify(st, REVIVE_DETACHED, &id);
+    }
+}
+
+int usb_rec_start(usb_state *st)
+{
+    pthread_mutex_lock(&st->lock);
+    bool started = st->irecv_ctx != NULL;
+    pthread_mutex_unlock(&st->lock);
+    if (started)
+        return REVIVE_OK;
+    irecv_device_event_context_t ctx = NULL;
+    irecv_error_t e = irecv_device_event_subscribe(&ctx, on_irecv_event, st);
+    if (e != IRECV_E_SUCCESS)
+        return usb_fail_irecv(st, NULL, e, "watching for devices in recovery/DFU mode");
+    pthread_mutex_lock(&st->lock);
+    if (st->irecv_ctx) { /* another thread won the race */
+        pthread_mutex_unlock(&st->lock);
+        irecv_device_event_unsubscribe(ctx);
+        return REVIVE_OK;
+    }
+    st->irecv_ctx = ctx;
+    st->irecv_started = usb_now();
+    pthread_mutex_unlock(&st->lock);
+    return REVIVE_OK;
+}
+
+void usb_rec_stop(usb_state *st)
+{
+    pthread_mutex_lock(&st->lock);
+    irecv_device_event_context_t ctx = st->irecv_ctx;
+    st->irecv_ctx = NULL;
+    pthread_mutex_unlock(&st->lock);
+    if (ctx)
+        irecv_device_event_unsubscribe(ctx);
+}
+
+int usb_rec_list(usb_state *st, revive_call *call, revive_device_id *out, size_t cap, size_t *count)
+{
+    *count = 0;
+    int rc = usb_rec_start(st);
+    if (rc != REVIVE_OK)
+        return rc;
+    double settle = usb_config_seconds(st, call, "usb.irecv_settle", 1.0);
+    pthread_mutex_lock(&st->lock);
+    double wait = st->irecv_started + settle - usb_now();
+    pthread_mutex_unlock(&st->lock);
+    if (wait > 0) {
+        struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < st->nrec; i++)
+        if (out && i < cap)
+            out[i] = st->rec[i].id;
+    *count = st->nrec;
+    pthread_mutex_unlock(&st->lock);
+    return REVIVE_OK;
+}
+
+/* Open the recovery/DFU device with this ECID (0 = the only one). */
+static int open_dev(usb_state *st, revive_call *call, const revive_device_id *id, irecv_client_t *c)
+{
+    *c = NULL;
+    irecv_error_t e = irecv_open_with_ecid_and_attempts(c, id->ecid, 3);
+    if (e != IRECV_E_SUCCESS)
+        return usb_fail_irecv(st, call, e, "opening the device in recovery/DFU mode");
+    return REVIVE_OK;
+}
+
+static void put_env(usb_state *st, revive_call *call, irecv_client_t c, const char *var,
+                    const char *key)
+{
+    char *v = NULL;
+    if (irecv_getenv(c, var, &v) == IRECV_E_SUCCESS && v) {
+        usb_result_str(st, call, key, v);
+    }
+    free(v);
+}
+
+int usb_rec_info(usb_state *st, revive_call *call, const revive_device_id *id)
+{
+    irecv_client_t c = NULL;
+    int rc = open_dev(st, call, id, &c);
+    if (rc != REVIVE_OK)
+        return rc;
+    int imode = 0;
+    irecv_get_mode(c, &imode);
+    const struct irecv_device_info *info = irecv_get_device_info(c);
+    revive_device_id now;
+    id_from_info(info, imode, &now);
+    char buf[64];
+    usb_result_str(st, call, "mode", usb_mode_name(now.mode));
+    snprintf(buf, sizeof buf, "0x%" PRIX64, now.ecid);
+    usb_result_str(st, call, "ecid", buf);
+    usb_result_int(st, call, "cpid", now.cpid);
+    usb_result_int(st, call, "bdid", now.bdid);
+    if (info && info->serial_string)
+        usb_result_str(st, call, "usb_serial", info->serial_string);
+    if (info && info->srnm)
+        usb_result_str(st, call, "serial", info->srnm);
+    if (info && info->srtg) {
+        /* "SRTG:[iBoot-6723.102.4]": the boot ROM's tag in DFU, iBoot's in recovery */
+        usb_copy(buf, sizeof buf, info->srtg[0] == '[' ? info->srtg + 1 : info->srtg);
+        char *b = strchr(buf, ']');
+        if (b)
+            *b = '\0';
+        usb_result_str(st, call, now.mode == REVIVE_MODE_DFU ? "securerom_version" : "iboot_version", buf);
+    }
+    irecv_device_t model = NULL;
+    if (irecv_devices_get_device_by_client(c, &model) == IRECV_E_SUCCESS && model) {
+        usb_result_str(st, call, "product_type", model->product_type);
+        usb_result_str(st, call, "hardware_model", model->hardware_model);
+        usb_result_str(st, call, "marketing_name", model->display_name);
+    } else {
+        /* libirecovery 1.0.0 stops at the iPhone 11 generation. */
+        usb_result_bool(st, call, "model_unknown_to_libirecovery", true);
+    }
+    if (now.mode == REVIVE_MODE_RECOVERY) {
+        put_env(st, call, c, "auto-boot", "auto_boot");
+        put_env(st, call, c, "boot-args", "boot_args");
+        put_env(st, call, c, "build-version", "build_version");
+        put_env(st, call, c, "build-style", "build_style");
+    }
+    irecv_close(c);
+    return REVIVE_OK;
+}
+
+/* NVRAM names are plain words; values may not carry quotes or control characters, since
+ * libirecovery builds an iBoot command line out of them. */
+static bool valid_var(const char *name)
+{
+    if (!name || !*name || strlen(name) > 64)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            return false;
+    return true;
+}
+
+static bool valid_value(const char *v)
+{
+    if (!v || strlen(v) > 255)
+        return false;
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == '"' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+int usb_rec_getvar(usb_state *st, revive_call *call, const revive_device_id *id, const char *name)
+{
+    if (!valid_var(name))
+        return st->host->fail(call, REVIVE_E_INVALID, NULL, 0,
+                              "\"%s\" is not an NVRAM variable name (letters, digits, - _ .)",
+                              name ? name : "");
+    irecv_client_t c = NULL;
+    int rc = open_dev(st, call, id, &c);
+    if (rc != REVIVE_OK)
+        return rc;
+    char *v = NULL;
+    irecv_error_t e = irecv_getenv(c, name, &v);
+    irecv_close(c);
+    if (e != IRECV_E_SUCCESS) {
+        free(v);
+        return usb_fail_irecv(st, call, e, "reading an NVRAM variable");
+    }
+    if (!v)
+        return st->host->fail(call, REVIVE_E_NOT_FOUND, "irecv", 0, "NVRAM variable %s is not set", name);
+    usb_result_str(st, call, name, v);
+    free(v);
+    return REVIVE_OK;
+}
+
+int usb_rec_setvar(usb_state *st, revive_call *call, const revive_device_id *id, const char *name,
+                   const char *value, bool save)
+{
+    if (!valid_var(name))
+        return st->host->fail(call, REVIVE_E_INVALID, NULL, 0,
+                              "\"%s\" is not an NVRAM variable name (letters, digits, - _ .)",
+                              name ? name : "");
+    if (!valid_value(value))
+        return st->host->fail(call, REVIVE_E_INVALID, NULL, 0,
+                              "the value for %s has quotes or control characters or is too long", name);
+    irecv_client_t c = NULL;
+    int rc = open_dev(st, call, id, &c);
+    if (rc != REVIVE_OK)
+        return rc;
+    irecv_error_t e = irecv_setenv(c, name, value);
+    if (e == IRECV_E_SUCCESS && save)
+        e = irecv_saveenv(c);
+    irecv_close(c);
+    if (e != IRECV_E_SUCCESS)
+        return usb_fail_irecv(st, call, e, save ? "writing and saving an NVRAM variable"
+                                                : "writing an NVRAM variable");
+    return REVIVE_OK;
+}
+
+/* The device resets its USB port while acting on "reboot", so the acknowledgement may be
+ * lost in a stalled pipe; that is the reboot happening, not a failure. */
+static int do_reboot(usb_state *st, revive_call *call, irecv_client_t c)
+{
+    irecv_error_t e = irecv_reboot(c);
+    if (e == IRECV_E_PIPE || e == IRECV_E_USB_STATUS) {
+        st->host->log(call, REVIVE_LOG_DEBUG, "reboot: USB reset while acknowledging (irecv %d)", e);
+        e = IRECV_E_SUCCESS;
+    }
+    if (e != IRECV_E_SUCCESS)
+        return usb_fail_irecv(st, call, e, "asking the device to reboot");
+    return REVIVE_OK;
+}
+
+int usb_rec_reboot(usb_state *st, revive_call *call, const revive_device_id *id)
+{
+    irecv_client_t c = NULL;
+    int rc = open_dev(st, call, id, &c);
+    if (rc != REVIVE_OK)
+        return rc;
+    rc = do_reboot(st, call, c);
+    irecv_close(c);
+    return rc;
+}
+
+int usb_rec_exit(usb_state *st, revive_call *call, const revive_device_id *id)
+{
+    irecv_client_t c = NULL;
+    int rc = open_dev(st, call, id, &c);
+    if (rc != REVIVE_OK)
+        return rc;
+    irecv_error_t e = irecv_setenv(c, "auto-boot", "true");
+    if (e == IRECV_E_SUCCESS)
+        e = irecv_saveenv(c);
+    if (e != IRECV_E_SUCCESS) {
+        irecv_close(c);
+        return usb_fail_irecv(st, call, e, "setting auto-boot=true");
+    }
+    rc = do_reboot(st, call, c);
+    irecv_close(c);
+    return rc;
+}
