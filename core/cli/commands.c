@@ -39,8 +39,15 @@ int rv_cmd_check(rv_app *app, int argc, char **argv);
 NOT_BUILT(cmd_run, "run", "run a playbook on a device")
 NOT_BUILT(cmd_check, "check", "validate a playbook without a device")
 #endif
+#if defined(REVIVE_HAVE_revive_lua) && defined(REVIVE_HAVE_revive_journal)
+int rv_cmd_runs(rv_app *app, int argc, char **argv);
+int rv_cmd_resume(rv_app *app, int argc, char **argv);
+#define cmd_runs rv_cmd_runs
+#define cmd_resume rv_cmd_resume
+#else
 NOT_BUILT(cmd_resume, "resume", "resume an interrupted run from its journal")
 NOT_BUILT(cmd_runs, "runs", "list runs and their outcomes")
+#endif
 NOT_BUILT(cmd_test, "test", "run a playbook against simulator scenarios")
 NOT_BUILT(cmd_doctor, "doctor", "check this computer for what revive needs")
 
