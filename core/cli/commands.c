@@ -48,7 +48,12 @@ int rv_cmd_resume(rv_app *app, int argc, char **argv);
 NOT_BUILT(cmd_resume, "resume", "resume an interrupted run from its journal")
 NOT_BUILT(cmd_runs, "runs", "list runs and their outcomes")
 #endif
+#ifdef REVIVE_HAVE_revive_lua
+int rv_cmd_test(rv_app *app, int argc, char **argv);
+#define cmd_test rv_cmd_test
+#else
 NOT_BUILT(cmd_test, "test", "run a playbook against simulator scenarios")
+#endif
 NOT_BUILT(cmd_doctor, "doctor", "check this computer for what revive needs")
 
 const rv_command rv_commands[] = {
