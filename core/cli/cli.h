@@ -22,6 +22,7 @@ typedef struct rv_app {
     bool plugins_loaded;
     rv_plugins plugins;
     const char *argv0;
+    int term_sink;         /* id of the terminal event sink (-1 under --json) */
 } rv_app;
 
 typedef struct rv_command {

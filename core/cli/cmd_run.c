@@ -8,6 +8,11 @@
 #include "log.h"
 #include "playbooks.h"
 #include "session.h"
+#include "table.h"
+#include "term.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,23 +38,13 @@ static uint64_t config_u64(const char *key, uint64_t dflt)
     return v ? strtoull(v, NULL, 10) : dflt;
 }
 
-/* One session on one device: the shared part of run and resume. */
-int rv_cli_run_session(rv_app *app, const char *playbook, const char *selector, const char *const *params,
-                       const char *run_id, bool resume, bool force, bool waive_backup);
-
-int rv_cli_run_session(rv_app *app, const char *playbook, const char *selector, const char *const *params,
-                       const char *run_id, bool resume, bool force, bool waive_backup)
+/* One playbook run on one already selected device; returns the exit status. */
+static int run_on_device(rv_app *app, rv_registry *reg, const rv_device *dev, const char *playbook,
+                         const char *const *params, const char *run_id, bool resume, bool force,
+                         bool waive_backup, char *outcome, size_t outcome_cap)
 {
-    rv_registry *reg = NULL;
-    rv_device dev;
-    int rc = rv_cli_pick_device(app, &reg, selector, &dev);
-    if (rc != EXIT_OK) {
-        rv_registry_free(reg);
-        return rc;
-    }
-    rv_registry_watch(reg);
     rv_session s;
-    rv_session_init(&s, rv_app_plugins(app), reg, &dev);
+    rv_session_init(&s, rv_app_plugins(app), reg, dev);
     s.yes = app->yes;
     const char *lib[4];
     rv_playbook_lib_path(lib);
@@ -70,27 +65,206 @@ int rv_cli_run_session(rv_app *app, const char *playbook, const char *selector, 
         .run_id_out = s.run_id,
         .run_id_cap = sizeof s.run_id,
     };
-    if (!cfg.state_dir) {
-        rv_registry_free(reg);
-        revive_error e;
-        rv_fail(&e, REVIVE_E_PERMISSION, NULL, 0, "no state directory for the journal (set XDG_STATE_HOME)");
-        return rv_report_error(app, &e);
-    }
-    char outcome[32] = "failed";
+    snprintf(outcome, outcome_cap, "failed");
     revive_error err;
     rv_error_clear(&err);
-    int code = rv_run(&cfg, rv_session_ops(), &s, outcome, sizeof outcome, &err);
+    if (!cfg.state_dir) {
+        rv_fail(&err, REVIVE_E_PERMISSION, NULL, 0, "no state directory for the journal (set XDG_STATE_HOME)");
+        return rv_report_error(app, &err);
+    }
+    int code = rv_run(&cfg, rv_session_ops(), &s, outcome, outcome_cap, &err);
     if (code != REVIVE_OK) {
-        rc = rv_report_error(app, &err);
-        if (code == REVIVE_E_CANCELLED)
-            rc = EXIT_CANCELLED;
-    } else {
-        rc = outcome_exit(outcome);
-        if (!app->json)
-            fprintf(stderr, "revive: run %s on %s: %s\n", s.run_id, s.label, outcome);
+        if (!err.code)
+            err.code = code;
+        revive_field f[] = { REVIVE_FIELD_STR("name", revive_error_name(err.code)),
+                             REVIVE_FIELD_STR("message", err.message[0] ? err.message : revive_error_message(err.code)) };
+        rv_emit(s.run_id[0] ? s.run_id : NULL, s.label, "error", f, 2);
+        if (!app->json) {
+            char buf[800];
+            rv_error("[%s] %s", s.label, rv_error_describe(&err, buf, sizeof buf));
+        }
+        return code == REVIVE_E_CANCELLED ? EXIT_CANCELLED : rv_exit_for(err.code);
+    }
+    if (!app->json)
+        fprintf(stderr, "revive: run %s on %s: %s\n", s.run_id, s.label, outcome);
+    return outcome_exit(outcome);
+}
+
+/* One session on one device: the shared part of run and resume. */
+int rv_cli_run_session(rv_app *app, const char *playbook, const char *selector, const char *const *params,
+                       const char *run_id, bool resume, bool force, bool waive_backup);
+
+int rv_cli_run_session(rv_app *app, const char *playbook, const char *selector, const char *const *params,
+                       const char *run_id, bool resume, bool force, bool waive_backup)
+{
+    rv_registry *reg = NULL;
+    rv_device dev;
+    int rc = rv_cli_pick_device(app, &reg, selector, &dev);
+    if (rc == EXIT_OK) {
+        rv_registry_watch(reg);
+        char outcome[32];
+        rc = run_on_device(app, reg, &dev, playbook, params, run_id, resume, force, waive_backup, outcome,
+                           sizeof outcome);
     }
     rv_registry_free(reg);
     return rc;
+}
+
+/* ------------------------------------------------------------------ the station */
+
+/*
+ * --all: one session per attached phone, each on its own thread. --watch: keep going and
+ * start a session for every phone plugged in later. A phone is known by its ECID: when it
+ * leaves and comes back in another mode (normal -> recovery -> restore -> normal) it stays
+ * with the session it has, and it never gets a second run.
+ */
+typedef struct station_slot {
+    uint64_t ecid;
+    char udid[64];
+    pthread_t thread;
+    bool started, done;
+    int exit_status;
+    rv_device dev;
+    struct station *st;
+} station_slot;
+
+typedef struct station {
+    rv_app *app;
+    rv_registry *reg;
+    const char *playbook;
+    const char *const *params;
+    bool waive;
+    pthread_mutex_t lock;
+    station_slot slots[256];
+    int nslots;
+    atomic_bool pending; /* the registry saw a change worth a look */
+} station;
+
+static void *station_thread(void *arg)
+{
+    station_slot *sl = arg;
+    char outcome[32];
+    int rc = run_on_device(sl->st->app, sl->st->reg, &sl->dev, sl->st->playbook, sl->st->params, NULL, false, false,
+                           sl->st->waive, outcome, sizeof outcome);
+    pthread_mutex_lock(&sl->st->lock);
+    sl->exit_status = rc;
+    sl->done = true;
+    pthread_mutex_unlock(&sl->st->lock);
+    return NULL;
+}
+
+/* Start a session for every present phone that has none yet. */
+static void station_claim(station *st)
+{
+    rv_device *v;
+    size_t n = rv_registry_snapshot(st->reg, &v, false);
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].id.ecid && !v[i].id.udid[0])
+            continue;
+        bool known = false;
+        for (int k = 0; k < st->nslots && !known; k++)
+            known = (v[i].id.ecid && st->slots[k].ecid == v[i].id.ecid) ||
+                    (v[i].id.udid[0] && strcmp(st->slots[k].udid, v[i].id.udid) == 0);
+        if (known || st->nslots == (int)(sizeof st->slots / sizeof st->slots[0]))
+            continue;
+        station_slot *sl = &st->slots[st->nslots++];
+        memset(sl, 0, sizeof *sl);
+        sl->ecid = v[i].id.ecid;
+        snprintf(sl->udid, sizeof sl->udid, "%s", v[i].id.udid);
+        sl->dev = v[i];
+        sl->st = st;
+        char label[80];
+        rv_device_label(&v[i].id, label, sizeof label);
+        rv_table_add(label, v[i].id.product_type, v[i].id.location);
+        if (pthread_create(&sl->thread, NULL, station_thread, sl) == 0)
+            sl->started = true;
+        else {
+            sl->done = true;
+            sl->exit_status = EXIT_FAILED;
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+    free(v);
+}
+
+static void station_seen(const rv_device *dev, int what, void *ud)
+{
+    station *st = ud;
+    (void)dev;
+    if (what != REVIVE_DETACHED)
+        st->pending = true; /* looked at from the main loop, never under the registry's lock */
+}
+
+static int run_station(rv_app *app, const char *playbook, const char *const *params, bool watch, bool waive)
+{
+    station *st = calloc(1, sizeof *st);
+    if (!st)
+        return EXIT_FAILED;
+    st->app = app;
+    st->playbook = playbook;
+    st->params = params;
+    st->waive = waive;
+    pthread_mutex_init(&st->lock, NULL);
+    st->reg = rv_registry_new(rv_app_plugins(app));
+    revive_error err;
+    rv_error_clear(&err);
+    if (rv_registry_scan(st->reg, &err) != REVIVE_OK && err.code == REVIVE_E_NOT_FOUND) {
+        rv_registry_free(st->reg);
+        free(st);
+        return rv_report_error(app, &err);
+    }
+    const char *limit = rv_config_get("station.heavy_limit");
+    rv_session_set_heavy_limit(limit ? atoi(limit) : 2);
+    int table = -1;
+    if (!app->json && rv_term_is_tty()) {
+        rv_events_remove_sink(app->term_sink);
+        table = rv_table_start(stderr);
+    }
+    rv_registry_observe(st->reg, station_seen, st);
+    rv_registry_watch(st->reg);
+    station_claim(st);
+    if (st->nslots == 0 && !watch) {
+        if (table >= 0)
+            rv_table_stop(table);
+        rv_registry_free(st->reg);
+        free(st);
+        rv_fail(&err, REVIVE_E_NO_DEVICE, NULL, 0, "no devices attached");
+        return rv_report_error(app, &err);
+    }
+    if (watch && !app->json)
+        fprintf(stderr, "revive: station mode: running %s on every phone plugged in (Ctrl-C stops)\n", playbook);
+    for (;;) {
+        if (st->pending) {
+            st->pending = false;
+            station_claim(st);
+        }
+        pthread_mutex_lock(&st->lock);
+        bool all_done = true;
+        for (int i = 0; i < st->nslots; i++)
+            all_done &= st->slots[i].done;
+        pthread_mutex_unlock(&st->lock);
+        if ((!watch && all_done) || (watch && rv_cancelled() && all_done))
+            break;
+        usleep(50 * 1000);
+    }
+    int fixed = 0, person = 0, failed = 0;
+    for (int i = 0; i < st->nslots; i++) {
+        if (st->slots[i].started)
+            pthread_join(st->slots[i].thread, NULL);
+        int rc = st->slots[i].exit_status;
+        fixed += rc == EXIT_OK;
+        person += rc == EXIT_NEEDS_PERSON;
+        failed += rc != EXIT_OK && rc != EXIT_NEEDS_PERSON;
+    }
+    if (table >= 0)
+        rv_table_stop(table);
+    if (!app->json)
+        fprintf(stderr, "revive: %d phone(s): %d fixed, %d need a person, %d failed\n", st->nslots, fixed, person, failed);
+    rv_registry_free(st->reg);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+    return failed ? EXIT_FAILED : person ? EXIT_NEEDS_PERSON : EXIT_OK;
 }
 
 int rv_cmd_run(rv_app *app, int argc, char **argv)
@@ -104,15 +278,19 @@ int rv_cmd_run(rv_app *app, int argc, char **argv)
         "  --device D        ECID, UDID or a unique prefix (may be left out with one device)\n"
         "  --set NAME=VALUE  a playbook parameter (see the playbook's header, 'revive check')\n"
         "  --waive-backup    do not take a backup before destructive steps (recorded)\n"
+        "  --all             one session per attached phone (a bench of phones at once)\n"
+        "  --watch           with --all: keep running and start on every phone plugged in later\n"
+        "                    (-o station.heavy_limit=N: firmware restores and backups at once, 2)\n"
         "Destructive steps need the playbook's policy and your confirmation, or --yes.\n"
         "Exit status: 0 fixed, 4 needs a person (with exact next steps), 1 failed, 5 cancelled.\n";
     static const struct option opts[] = {
         { "device", required_argument, NULL, 'd' }, { "set", required_argument, NULL, 's' },
         { "waive-backup", no_argument, NULL, 'w' }, { "yes", no_argument, NULL, 'y' },
+        { "all", no_argument, NULL, 'a' },          { "watch", no_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
     };
     const char *device = NULL;
-    bool waive = false;
+    bool waive = false, all = false, watch = false;
     const char **params = calloc((size_t)argc + 1, sizeof *params);
     size_t np = 0;
     int c;
@@ -129,6 +307,8 @@ int rv_cmd_run(rv_app *app, int argc, char **argv)
             params[np++] = optarg;
             break;
         case 'w': waive = true; break;
+        case 'a': all = true; break;
+        case 'W': watch = true; break;
         case 'y': app->yes = true; break;
         case 'h': printf("%s", usage); free(params); return EXIT_OK;
         default: free(params); return EXIT_USAGE;
@@ -146,7 +326,18 @@ int rv_cmd_run(rv_app *app, int argc, char **argv)
         free(params);
         return EXIT_USAGE;
     }
-    int rc = rv_cli_run_session(app, path, device, params, NULL, false, false, waive);
+    if (watch && !all) {
+        fprintf(stderr, "revive run: --watch goes with --all\n");
+        free(params);
+        return EXIT_USAGE;
+    }
+    if (all && device) {
+        fprintf(stderr, "revive run: --all and --device exclude each other\n");
+        free(params);
+        return EXIT_USAGE;
+    }
+    int rc = all ? run_station(app, path, params, watch, waive)
+                 : rv_cli_run_session(app, path, device, params, NULL, false, false, waive);
     free(params);
     return rc;
 }

@@ -123,10 +123,11 @@ int main(int argc, char **argv)
         return rv_sim_wrap(argc, argv, sim);
     }
     rv_cancel_install();
+    app.term_sink = -1;
     if (app.json)
         rv_events_json_sink(stdout);
     else
-        rv_events_terminal_sink(stderr);
+        app.term_sink = rv_events_terminal_sink(stderr);
 
     const char *name = argv[optind];
     const rv_command *cmd = NULL;

@@ -47,6 +47,7 @@ struct rvl_sandbox {
     char **lib_path;
     int env_ref;    /* the guarded playbook _ENV */
     int loaded_ref; /* require's cache */
+    void *user;
 };
 
 /* ---- limits ---------------------------------------------------------------------- */
@@ -590,6 +591,8 @@ rvl_sandbox *rvl_sandbox_of(lua_State *L) { return *(rvl_sandbox **)lua_getextra
 enum rvl_trip rvl_sandbox_tripped(const rvl_sandbox *sb) { return sb->trip; }
 uint64_t rvl_sandbox_instructions(const rvl_sandbox *sb) { return sb->count; }
 size_t rvl_sandbox_memory(const rvl_sandbox *sb) { return sb->used; }
+void rvl_sandbox_set_user(rvl_sandbox *sb, void *user) { sb->user = user; }
+void *rvl_sandbox_user(const rvl_sandbox *sb) { return sb->user; }
 
 const struct rv_engine_ops *rvl_sandbox_ops(const rvl_sandbox *sb, void **ctx)
 {

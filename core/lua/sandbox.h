@@ -28,6 +28,9 @@ rvl_sandbox *rvl_sandbox_of(lua_State *L);
 enum rvl_trip rvl_sandbox_tripped(const rvl_sandbox *sb);
 const struct rv_engine_ops *rvl_sandbox_ops(const rvl_sandbox *sb, void **ctx);
 uint64_t rvl_sandbox_instructions(const rvl_sandbox *sb);
+/* One pointer for the layer above (the run); NULL until set. */
+void rvl_sandbox_set_user(rvl_sandbox *sb, void *user);
+void *rvl_sandbox_user(const rvl_sandbox *sb);
 size_t rvl_sandbox_memory(const rvl_sandbox *sb);
 
 /* Pops a value and sets it as the global `name` of the playbook environment. */

@@ -26,6 +26,66 @@
 
 pthread_mutex_t rv_person_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The heavy-phase limit: a counting gate. */
+static pthread_mutex_t heavy_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t heavy_free = PTHREAD_COND_INITIALIZER;
+static int heavy_limit = 0; /* 0: no limit */
+static int heavy_running;
+
+void rv_session_set_heavy_limit(int n)
+{
+    pthread_mutex_lock(&heavy_lock);
+    heavy_limit = n > 0 ? n : 0;
+    pthread_cond_broadcast(&heavy_free);
+    pthread_mutex_unlock(&heavy_lock);
+}
+
+static bool is_heavy(const char *verb)
+{
+    return strcmp(verb, "backup") == 0 || strcmp(verb, "restore_backup") == 0 ||
+           strcmp(verb, "restore_firmware") == 0 || strcmp(verb, "fetch") == 0;
+}
+
+/* Wait for a heavy slot; false if cancelled while waiting. */
+static bool heavy_acquire(rv_session *s, const char *verb)
+{
+    pthread_mutex_lock(&heavy_lock);
+    bool told = false;
+    while (heavy_limit > 0 && heavy_running >= heavy_limit && !rv_cancelled()) {
+        if (!told) {
+            revive_field f[] = { REVIVE_FIELD_STR("verb", verb),
+                                 REVIVE_FIELD_STR("message", "waiting: other phones are using the USB bus and disk"),
+                                 REVIVE_FIELD_INT("running", heavy_running), REVIVE_FIELD_INT("limit", heavy_limit) };
+            pthread_mutex_unlock(&heavy_lock);
+            rv_emit(s->run_id[0] ? s->run_id : NULL, s->label, "waiting", f, 4);
+            pthread_mutex_lock(&heavy_lock);
+            told = true;
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000 * 1000;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&heavy_free, &heavy_lock, &ts);
+    }
+    bool ok = !rv_cancelled();
+    if (ok)
+        heavy_running++;
+    pthread_mutex_unlock(&heavy_lock);
+    if (ok && told)
+        rv_emit(s->run_id[0] ? s->run_id : NULL, s->label, "running", NULL, 0);
+    return ok;
+}
+
+static void heavy_release(void)
+{
+    pthread_mutex_lock(&heavy_lock);
+    heavy_running--;
+    pthread_cond_broadcast(&heavy_free);
+    pthread_mutex_unlock(&heavy_lock);
+}
+
 void rv_session_init(rv_session *s, rv_plugins *plugins, rv_registry *reg, const rv_device *dev)
 {
     memset(s, 0, sizeof *s);
@@ -282,10 +342,25 @@ static int preflight(rv_session *s, const revive_field *a, size_t n, put_fn put,
     return REVIVE_OK;
 }
 
+static int device_call(rv_session *s, const char *verb, const revive_field *a, size_t n, put_fn put, void *ud,
+                       revive_error *err);
+
 static int op_device_call(void *ctx, const char *verb, const revive_field *a, size_t n, put_fn put, void *ud,
                           revive_error *err)
 {
     rv_session *s = ctx;
+    if (!is_heavy(verb))
+        return device_call(s, verb, a, n, put, ud, err);
+    if (!heavy_acquire(s, verb))
+        return rv_fail(err, REVIVE_E_CANCELLED, NULL, 0, "cancelled while waiting for a turn");
+    int rc = device_call(s, verb, a, n, put, ud, err);
+    heavy_release();
+    return rc;
+}
+
+static int device_call(rv_session *s, const char *verb, const revive_field *a, size_t n, put_fn put, void *ud,
+                       revive_error *err)
+{
     rv_device d;
     if (strcmp(verb, "mode") == 0) {
         revive_field f = REVIVE_FIELD_STR("mode", current(s, &d, NULL) == REVIVE_OK ? rv_mode_name(d.id.mode) : "off");

@@ -23,6 +23,9 @@ typedef struct rv_session {
 const struct rv_engine_ops *rv_session_ops(void);
 /* Set up a session for an already selected device. */
 void rv_session_init(rv_session *s, rv_plugins *plugins, rv_registry *reg, const rv_device *dev);
+/* Heavy phases (firmware restores, backup transfers, downloads) share the USB bus and the
+ * disk; at most `n` run at once across all sessions, the rest wait ("waiting" event). */
+void rv_session_set_heavy_limit(int n);
 /* One prompt or question at a time across all sessions (several phones, one person). */
 extern pthread_mutex_t rv_person_lock;
 #endif
