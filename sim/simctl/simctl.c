@@ -2,6 +2,7 @@
  *
  *   simctl [--socket PATH] [--raw] COMMAND [key=value ...]
  *   simctl [--socket PATH] --json '{"cmd":"state"}'
+ *   simctl --get devices.0.mode state        (prints one field of the answer)
  *
  * Each key=value becomes a member of the JSON request; a value that parses as JSON
  * (numbers, true/false, null, objects) is sent as such, anything else as a string.
@@ -21,12 +22,30 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: simctl [--socket PATH] [--raw] COMMAND [key=value ...]\n"
-            "       simctl [--socket PATH] [--raw] --json '{\"cmd\":...}'\n"
+            "usage: simctl [--socket PATH] [--raw] [--get FIELD] COMMAND [key=value ...]\n"
+            "       simctl [--socket PATH] [--raw] [--get FIELD] --json '{\"cmd\":...}'\n"
+            "--get devices.0.nvram_saved.auto-boot prints only that field of the answer (strings bare).\n"
             "Commands include: state, log, set, unplug, plug, power-loss, power-on, force-restart,\n"
             "dfu-buttons, trust, wait, notify, help (the daemon lists all with 'simctl help').\n"
             "Examples: simctl state; simctl log device=0; simctl set device=0 mode=recovery;\n"
             "          simctl set 'nvram={\"auto-boot\":\"false\"}' nvram_save=true; simctl trust answer=deny\n");
+}
+
+/* Follows a dotted path ("devices.0.mode") through objects and arrays. */
+static json_t *dig(json_t *v, const char *path)
+{
+    char *copy = strdup(path), *save = NULL;
+    for (char *part = strtok_r(copy, ".", &save); v && part; part = strtok_r(NULL, ".", &save)) {
+        if (json_is_array(v)) {
+            char *end = NULL;
+            unsigned long i = strtoul(part, &end, 10);
+            v = (*part && end && *end == '\0') ? json_array_get(v, i) : NULL;
+        } else {
+            v = json_object_get(v, part);
+        }
+    }
+    free(copy);
+    return v;
 }
 
 static int connect_to(const char *path)
@@ -51,13 +70,15 @@ static int connect_to(const char *path)
 int main(int argc, char **argv)
 {
     const char *sock = getenv("SIMDEVD_CONTROL");
-    const char *json_text = NULL;
+    const char *json_text = NULL, *get = NULL;
     int raw = 0, i = 1;
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "--socket") && i + 1 < argc)
             sock = argv[++i];
         else if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json_text = argv[++i];
+        else if (!strcmp(argv[i], "--get") && i + 1 < argc)
+            get = argv[++i];
         else if (!strcmp(argv[i], "--raw"))
             raw = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -131,9 +152,23 @@ int main(int argc, char **argv)
         ok = json_is_true(okv);
         if (okv && !ok && json_is_string(json_object_get(reply, "error")))
             fprintf(stderr, "simctl: %s\n", json_string_value(json_object_get(reply, "error")));
-        char *out = json_dumps(reply, raw ? JSON_COMPACT : JSON_INDENT(2));
-        printf("%s\n", out);
-        free(out);
+        if (get && okv) {
+            json_t *field = dig(reply, get);
+            if (!field) {
+                fprintf(stderr, "simctl: the answer has no field %s\n", get);
+                ok = 0;
+            } else if (json_is_string(field)) {
+                printf("%s\n", json_string_value(field));
+            } else {
+                char *out = json_dumps(field, JSON_COMPACT | JSON_ENCODE_ANY);
+                printf("%s\n", out);
+                free(out);
+            }
+        } else if (!get) {
+            char *out = json_dumps(reply, raw ? JSON_COMPACT : JSON_INDENT(2));
+            printf("%s\n", out);
+            free(out);
+        }
         json_decref(reply);
     }
     free(buf);

@@ -113,18 +113,19 @@ static int mkdir_p(const char *path)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: simdevd --scenario FILE [--dir DIR] [--foreground] [--quiet]\n"
+            "usage: simdevd --scenario FILE [--dir DIR] [--foreground] [--quiet] [--check]\n"
             "  --scenario FILE  the devices and faults to simulate (JSON, see docs/simulator.md)\n"
             "  --dir DIR        where the sockets, pid file and device data go (default: a new /tmp/simdevd-XXXXXX)\n"
             "  --foreground     do not fork; serve until SIGTERM or SIGINT\n"
             "  --quiet          do not print the environment\n"
+            "  --check          only validate the scenario and exit (0 if valid)\n"
             "Prints, like ssh-agent: USBMUXD_SOCKET_ADDRESS, SIMDEVD_USB_SOCKET, SIMDEVD_CONTROL, SIMDEVD_PID.\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *scenario = NULL, *dir_arg = NULL;
-    bool foreground = false, quiet = false;
+    bool foreground = false, quiet = false, check = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--scenario") && i + 1 < argc)
             scenario = argv[++i];
@@ -132,6 +133,8 @@ int main(int argc, char **argv)
             dir_arg = argv[++i];
         else if (!strcmp(argv[i], "--foreground") || !strcmp(argv[i], "-f"))
             foreground = true;
+        else if (!strcmp(argv[i], "--check"))
+            check = true;
         else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q"))
             quiet = true;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -149,6 +152,17 @@ int main(int argc, char **argv)
         return 2;
     }
     char dir[PATH_MAX];
+    if (check) {
+        char err[1024];
+        if (sim_world_init(&world, "/nonexistent") != 0 ||
+            sim_scenario_load_file(&world, scenario, err, sizeof err) != 0) {
+            fprintf(stderr, "simdevd: %s\n", err);
+            return 1;
+        }
+        printf("%s: %zu device(s), %zu fault(s), time scale %g\n", scenario, world.ndevices, world.nfaults,
+               world.time_scale);
+        return 0;
+    }
     if (dir_arg) {
         if (mkdir_p(dir_arg) != 0 || !realpath(dir_arg, dir)) {
             fprintf(stderr, "simdevd: cannot create or resolve --dir %s: %s\n", dir_arg, strerror(errno));
