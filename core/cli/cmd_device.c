@@ -35,6 +35,26 @@ int rv_cli_pick_device(rv_app *app, rv_registry **reg, const char *selector, rv_
             return rv_report_error(app, &err);
     }
     rc = rv_registry_select(*reg, selector, out, &err);
+    if (rc == REVIVE_E_INVALID && !app->json && isatty(STDIN_FILENO) && isatty(STDERR_FILENO)) {
+        /* Several phones match: list them and let the person choose. */
+        rv_device *v;
+        size_t n = rv_registry_snapshot(*reg, &v, false);
+        fprintf(stderr, "Several devices are attached:\n");
+        for (size_t i = 0; i < n; i++) {
+            char label[80];
+            rv_device_label(&v[i].id, label, sizeof label);
+            fprintf(stderr, "  %zu) %-18s %-12s %-9s %s\n", i + 1, label, v[i].id.product_type[0] ? v[i].id.product_type : "?",
+                    rv_mode_name(v[i].id.mode), v[i].id.udid);
+        }
+        fprintf(stderr, "Which one (1-%zu)? ", n);
+        char line[32];
+        long pick = fgets(line, sizeof line, stdin) ? strtol(line, NULL, 10) : 0;
+        if (pick >= 1 && (size_t)pick <= n) {
+            *out = v[pick - 1];
+            rc = REVIVE_OK;
+        }
+        free(v);
+    }
     if (rc != REVIVE_OK)
         return rv_report_error(app, &err);
     return EXIT_OK;

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -118,6 +119,10 @@ int rv_sim_wrap(int argc, char **argv, const char *scenario_name)
     }
     pid_t sim = fork();
     if (sim == 0) {
+        /* simdevd prints the environment for a shell to eval; we set it ourselves. */
+        int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (devnull >= 0)
+            dup2(devnull, STDOUT_FILENO);
         execl(simdevd, simdevd, "--scenario", scenario, "--dir", dir, "--foreground", (char *)NULL);
         fprintf(stderr, "revive: --sim: cannot run %s: %s\n", simdevd, strerror(errno));
         _exit(127);
