@@ -14,7 +14,7 @@ function(revive_add_test)
     "REVIVE_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
     "REVIVE_BUILD_DIR=${PROJECT_BINARY_DIR}"
     "REVIVE_FIXTURES=${PROJECT_SOURCE_DIR}/../shared/fixtures"
-    "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1"
+    "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0"
     "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
     ${T_ENV})
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT} ENVIRONMENT "${env}")
