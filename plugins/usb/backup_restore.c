@@ -111,7 +111,8 @@ int usb_backup_restore(void *state, revive_call *call, const revive_device_id *d
     }
 
     bool system = usb_opt_bool(opts, nopts, "system", false);
-    bool reboot = usb_opt_bool(opts, nopts, "reboot", true);
+    bool reboot = usb_opt_bool(opts, nopts, "reboot", true) &&
+                  !usb_opt_bool(opts, nopts, "no-reboot", false);
     bool copy = usb_opt_bool(opts, nopts, "copy", false);
     bool settings = usb_opt_bool(opts, nopts, "settings", false);
     bool remove = usb_opt_bool(opts, nopts, "remove", false);
