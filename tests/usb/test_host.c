@@ -10,13 +10,37 @@
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { char key[64]; char *value; } cfg[32];
 static char *secret_value;
+/* host.h promises config strings live for the process: replaced ones are kept here and
+ * freed at exit */
+static char *graveyard[512];
+static size_t ngrave;
+
+static void bury(char *p)
+{
+    if (p && ngrave < sizeof graveyard / sizeof graveyard[0])
+        graveyard[ngrave++] = p;
+}
+
+static void cleanup(void)
+{
+    for (size_t i = 0; i < ngrave; i++)
+        free(graveyard[i]);
+    for (size_t i = 0; i < 32; i++)
+        free(cfg[i].value);
+    free(secret_value);
+}
 
 void th_config_set(const char *key, const char *value)
 {
+    static bool registered;
     pthread_mutex_lock(&cfg_lock);
+    if (!registered) {
+        atexit(cleanup);
+        registered = true;
+    }
     for (size_t i = 0; i < 32; i++) {
         if (cfg[i].value && !strcmp(cfg[i].key, key)) {
-            /* values are kept for the life of the process (host.h promise) */
+            bury(cfg[i].value);
             cfg[i].value = value ? strdup(value) : NULL;
             pthread_mutex_unlock(&cfg_lock);
             return;
@@ -34,6 +58,7 @@ void th_config_set(const char *key, const char *value)
 
 void th_secret_set(const char *s)
 {
+    bury(secret_value);
     secret_value = s ? strdup(s) : NULL;
 }
 
@@ -208,8 +233,8 @@ void th_unload(th_plugin *p)
 {
     if (p->desc && p->desc->fini)
         p->desc->fini(p->state);
-    if (p->dl)
-        dlclose(p->dl);
+    /* not unloaded: sanitizers then still name the plugin's frames in their reports */
+    (void)p->dl;
     memset(p, 0, sizeof *p);
 }
 
