@@ -246,14 +246,16 @@ int sim_pairing_prepare_record(struct sim_world *w, const char *udid)
 }
 
 /* DeletePairRecord: a default record not yet written must not appear later. */
-void sim_pairing_forget_record(struct sim_world *w, const char *udid)
+bool sim_pairing_forget_record(struct sim_world *w, const char *udid)
 {
     sim_lock(w);
     struct sim_device *d = sim_device_by_udid(w, udid);
     sim_unlock(w);
     if (!d)
-        return;
+        return false;
     pthread_mutex_lock(&key_lock);
+    bool was = record_pending[d->index];
     record_pending[d->index] = false;
     pthread_mutex_unlock(&key_lock);
+    return was;
 }

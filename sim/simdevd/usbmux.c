@@ -228,8 +228,9 @@ static void delete_pair_record(struct sim_world *w, int fd, uint32_t tag, const 
         send_result(fd, tag, RESULT_BADCOMMAND);
         return;
     }
-    sim_pairing_forget_record(w, id);
-    send_result(fd, tag, unlink(path) == 0 ? RESULT_OK : ENOENT);
+    bool pending = sim_pairing_forget_record(w, id);
+    bool removed = unlink(path) == 0;
+    send_result(fd, tag, removed || pending ? RESULT_OK : ENOENT);
 }
 
 static void lockdown_entry(struct sim_world *w, struct sim_device *d, int fd)
