@@ -25,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -46,6 +47,17 @@ static int lost(usb_dlink *dl, const char *what, int err)
                               "the operation again", what, err ? strerror(err) : "connection closed");
 }
 
+/* For a socket someone made non-blocking after all: wait until it takes data again. */
+static int wait_writable(usb_dlink *dl)
+{
+    struct pollfd pfd = { .fd = dl->fd, .events = POLLOUT };
+    int ms = dl->timeout <= 0 ? -1 : (int)(dl->timeout * 1000.0);
+    int r;
+    while ((r = poll(&pfd, 1, ms)) < 0 && errno == EINTR) {
+    }
+    return r > 0 ? REVIVE_OK : REVIVE_E_TIMEOUT;
+}
+
 int dl_send_raw(usb_dlink *dl, const void *buf, size_t len)
 {
     const char *p = buf;
@@ -54,6 +66,8 @@ int dl_send_raw(usb_dlink *dl, const void *buf, size_t len)
             ssize_t n = send(dl->fd, p, len, MSG_NOSIGNAL);
             if (n < 0) {
                 if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN && wait_writable(dl) == REVIVE_OK)
                     continue;
                 return lost(dl, "sending", errno);
             }
@@ -171,6 +185,8 @@ int dl_send_file(usb_dlink *dl, int filefd, off_t off, size_t len)
     while (len) {
         ssize_t n = sendfile(dl->fd, filefd, &off, len);
         if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN && wait_writable(dl) == REVIVE_OK)
             continue;
         if (n < 0) {
             int e = errno;
@@ -405,8 +421,14 @@ int dl_open(usb_dlink *dl, const usb_state *st, revive_call *call, idevice_t dev
         }
     } else {
         int fd = -1;
-        if (idevice_connection_get_fd(dl->conn, &fd) == IDEVICE_E_SUCCESS)
+        if (idevice_connection_get_fd(dl->conn, &fd) == IDEVICE_E_SUCCESS && fd >= 0) {
+            /* libusbmuxd leaves the socket non-blocking after connecting; we want whole
+             * blocking sends (sendfile) and wait for data with poll() ourselves */
+            int fl = fcntl(fd, F_GETFL, 0);
+            if (fl >= 0)
+                fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
             dl->fd = fd;
+        }
     }
     int rc = handshake(dl);
     if (rc != REVIVE_OK) {
