@@ -29,4 +29,8 @@ void rvl_push_json(lua_State *L, const json_t *j);
 /* Pushes the `host` table of primitives for prelude.lua. */
 void rvl_push_host(lua_State *L, struct rvl_run *run);
 
+/* Load prelude.lua, put the API it returns into the playbook environment, and leave the
+ * runner table (main, describe) on the stack. */
+int rvl_install_api(rvl_sandbox *sb, struct rvl_run *run, revive_error *err);
+
 #endif
