@@ -9,11 +9,22 @@ TMP=$(mktemp -d /tmp/revive-interop.XXXXXX)
 SIM_PID=
 
 cleanup() {
+    local rc=$?
     if [ -n "$SIM_PID" ]; then
-        kill "$SIM_PID" 2>/dev/null
+        if ! kill "$SIM_PID" 2>/dev/null; then
+            echo "FAIL: simdevd died during the test:" >&2
+            cat "$TMP/simdevd.err" >&2
+            rc=1
+        fi
         wait "$SIM_PID" 2>/dev/null
     fi
+    if grep -qE "AddressSanitizer|runtime error:" "$TMP/simdevd.err" 2>/dev/null; then
+        echo "FAIL: sanitizer report from simdevd:" >&2
+        cat "$TMP/simdevd.err" >&2
+        rc=1
+    fi
     rm -rf "$TMP"
+    exit $rc
 }
 trap cleanup EXIT
 
