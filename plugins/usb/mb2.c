@@ -263,10 +263,16 @@ static void add_file_error(plist_t *errs, const char *path, int e)
  * connection ends the exchange. */
 static int send_one(mb2_session *s, const char *rel, plist_t *errs)
 {
-    uint32_t be = htonl((uint32_t)strlen(rel));
-    int rc = dl_send_raw(&s->dl, &be, 4);
-    if (rc == REVIVE_OK)
-        rc = dl_send_raw(&s->dl, rel, strlen(rel));
+    /* length and name in one send */
+    size_t nl = strlen(rel);
+    char head[4 + MB2_MAX_NAME];
+    if (nl > MB2_MAX_NAME)
+        return s->st->host->fail(s->call, REVIVE_E_PROTOCOL, "mobilebackup2", 0,
+                                 "the device asked for a file with a %zu-byte name", nl);
+    uint32_t be = htonl((uint32_t)nl);
+    memcpy(head, &be, 4);
+    memcpy(head + 4, rel, nl);
+    int rc = dl_send_raw(&s->dl, head, 4 + nl);
     if (rc != REVIVE_OK)
         return rc;
 
