@@ -36,4 +36,16 @@ start_sim "$TMP/delayed.json"
 if idevicepair pair > /dev/null 2>&1; then fail "pairing succeeded before the delayed Trust"; fi
 sleep 0.3
 idevicepair pair > "$TMP/out" 2>&1 || { cat "$TMP/out"; fail "pairing failed after the delayed Trust"; }
+
+# A phone with a passcode: pairing says so until the person taps Trust (and enters it).
+kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
+cat > "$TMP/passcode.json" <<'JSON'
+{ "name": "passcode", "time_scale": 100, "devices": [ { "ecid": "0x56", "paired": false, "passcode": true } ] }
+JSON
+start_sim "$TMP/passcode.json"
+if idevicepair pair > "$TMP/out" 2>&1; then fail "pairing succeeded with a locked phone"; fi
+grep -q "passcode is set" "$TMP/out" || { cat "$TMP/out"; fail "idevicepair did not report the passcode"; }
+"$SIMCTL" --raw trust > /dev/null || fail "simctl trust"
+idevicepair pair > "$TMP/out" 2>&1 || { cat "$TMP/out"; fail "pairing failed after Trust with a passcode"; }
+expect_eq "PasswordProtected" "$(ideviceinfo -k PasswordProtected)" true
 echo PASS
