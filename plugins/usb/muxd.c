@@ -91,6 +91,15 @@ void usb_mux_identify(usb_state *st, const char *udid, uint32_t handle, revive_d
         return;
     lockdownd_client_t ld = NULL;
     if (lockdownd_client_new(dev, &ld, USB_LABEL) != LOCKDOWN_E_SUCCESS) {
+        /* nothing that speaks lockdownd: restored alone, or nobody (mode unknown) */
+        restored_client_t rc = NULL;
+        if (restored_client_new(dev, &rc, USB_LABEL) == RESTORE_E_SUCCESS) {
+            restored_client_free(rc);
+            id->mode = REVIVE_MODE_RESTORE;
+            identify_restore(dev, id);
+        } else {
+            id->mode = REVIVE_MODE_UNKNOWN;
+        }
         idevice_free(dev);
         return;
     }

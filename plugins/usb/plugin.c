@@ -210,6 +210,10 @@ static int t_info(void *state, revive_call *call, const revive_device_id *dev)
             usb_result_str(st, call, "product_type", dev->product_type);
         return REVIVE_OK;
     }
+    case REVIVE_MODE_UNKNOWN:
+        return st->host->fail(call, REVIVE_E_BUSY, NULL, 0,
+                              "the device is on USB but answers neither lockdownd nor restored (it may "
+                              "be booting): wait a moment and try again");
     default:
         return st->host->fail(call, REVIVE_E_NO_DEVICE, NULL, 0,
                               "the device is not on the bus (mode %s)", usb_mode_name(dev->mode));
