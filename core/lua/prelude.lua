@@ -803,7 +803,10 @@ local function resolve_params(decl, given, recorded_params)
     p[k] = v
     journaled[k] = d.type == "secret" and (v and "(secret)" or nil) or v
   end
-  return setmetatable(p, { __index = function(_, k) fault("playbook", "params.%s: no such parameter", tostring(k)) end,
+  return setmetatable(p, { __index = function(_, k)
+                             if decl[k] then return nil end -- declared, optional, not given
+                             fault("playbook", "params.%s: no such parameter", tostring(k))
+                           end,
                            __newindex = function() fault("playbook", "params are read-only") end,
                            __metatable = false }), journaled
 end

@@ -72,8 +72,14 @@ static int device_call(void *ctx, const char *verb, const revive_field *args, si
         put(ud, &e);
     } else if (strcmp(verb, "backup") == 0) {
         put_str(put, ud, "path", "/backups/fake");
+    } else if (strcmp(verb, "fetch") == 0) {
+        put_str(put, ud, "path", "/firmware/fake.ipsw");
+    } else if (strcmp(verb, "import") == 0) {
+        put_str(put, ud, "path", "/backups/canonical");
     } else if (strcmp(verb, "exit_recovery") == 0 || strcmp(verb, "restore_firmware") == 0 ||
                strcmp(verb, "reboot") == 0) {
+        if (f->stuck)
+            return fail(err, REVIVE_E_TIMEOUT, "the device did not come back");
         snprintf(f->mode, sizeof f->mode, "normal");
     } else if (strcmp(verb, "enter_recovery") == 0) {
         snprintf(f->mode, sizeof f->mode, "recovery");
@@ -131,7 +137,7 @@ static int prompt_until(void *ctx, const char *title, const char *const *lines,
         size_t u = strlen(f->last_prompt_lines);
         snprintf(f->last_prompt_lines + u, sizeof f->last_prompt_lines - u, "%s\n", *lines);
     }
-    if (f->person_obeys)
+    if (f->person_obeys && !(f->stuck && strcmp(modes[0], "normal") == 0))
         snprintf(f->mode, sizeof f->mode, "%s", modes[0]);
     return in(modes, f->mode) ? REVIVE_OK : fail(err, REVIVE_E_TIMEOUT, "the person did not manage");
 }

@@ -17,6 +17,7 @@ struct fake {
     int fail_code, fail_times;
     const char *crash_verb;       /* _exit(9) when this verb is called (fork tests) */
     int crash_after;              /* ... on its crash_after-th call (1 = first) */
+    bool stuck;                   /* nothing brings the device back to normal */
     bool person_obeys;            /* prompt_until: the device reaches the first mode */
     char last_prompt[128];
     char last_prompt_lines[1024];

@@ -411,6 +411,60 @@ static void test_no_run_left_when_the_playbook_does_not_load(void **s)
     json_decref(runs);
 }
 
+static void use_shipped(const char *name)
+{
+    const char *src = getenv("REVIVE_SOURCE_DIR");
+    snprintf(book, sizeof book, "%s/scripts/%s", src ? src : ".", name);
+}
+
+static void test_interrupted_restore_exits_recovery(void **s)
+{
+    (void)s;
+    use_shipped("interrupted-restore.lua");
+    snprintf(F.mode, sizeof F.mode, "recovery");
+    assert_int_equal(run_book((struct opts){.yes = true}), REVIVE_OK);
+    assert_string_equal(outcome, "fixed");
+    assert_string_equal(F.order, "exit_recovery");
+}
+
+static void test_interrupted_restore_whole_ladder(void **s)
+{
+    (void)s;
+    use_shipped("interrupted-restore.lua");
+    snprintf(F.mode, sizeof F.mode, "recovery");
+    F.stuck = true;
+    assert_int_equal(run_book((struct opts){.yes = true}), REVIVE_OK);
+    assert_string_equal(outcome, "needs_person");
+    /* Every remedy, in order; each restore tried `attempts` (2) times. */
+    assert_non_null(strstr(F.order, "exit_recovery,fetch,restore_firmware,restore_firmware,fetch,restore_firmware"));
+    assert_true(F.prompts >= 2); /* force restart and DFU were guided */
+    json_t *recs = journal();
+    json_t *last = json_array_get(recs, json_array_size(recs) - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "outcome")), "needs_person");
+    assert_int_equal(json_array_size(json_object_get(last, "tried")), 6);
+    const char *nxt = json_string_value(json_array_get(json_object_get(last, "next"), 0));
+    assert_non_null(strstr(nxt, "Service Provider"));
+    assert_int_equal(count_records(recs, "answer", NULL) >= 1, 1); /* consent for the factory reset */
+    json_decref(recs);
+}
+
+static void test_every_shipped_playbook_runs_on_a_healthy_phone(void **s)
+{
+    (void)s;
+    static const char *const books[] = {"interrupted-restore.lua", "stuck-in-recovery.lua",
+        "safe-restore.lua", "update.lua", "dfu-restore.lua", "factory-reset.lua",
+        "restore-backup.lua", NULL};
+    for (const char *const *b = books; *b; b++) {
+        fake_init(&F);
+        use_shipped(*b);
+        const char *params[] = {"backup=/backups/x", NULL};
+        const char *none[] = {NULL};
+        int rc = run_book((struct opts){.yes = true, .params = strcmp(*b, "restore-backup.lua") ? none : params});
+        if (rc != REVIVE_OK || strcmp(outcome, "fixed") != 0)
+            fail_msg("%s: rc %d outcome %s: %s", *b, rc, outcome, err.message);
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -430,6 +484,9 @@ int main(void)
         T(test_params),
         T(test_budget_in_a_run),
         T(test_no_run_left_when_the_playbook_does_not_load),
+        T(test_interrupted_restore_exits_recovery),
+        T(test_interrupted_restore_whole_ladder),
+        T(test_every_shipped_playbook_runs_on_a_healthy_phone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

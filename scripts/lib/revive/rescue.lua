@@ -1,0 +1,62 @@
+--[[
+revive.rescue — what the shipped playbooks share: the health check a ladder runs after
+each remedy, fetching firmware, backups when the phone can be read, and the words for a
+"needs a person" ending.
+
+  local rescue = require("revive.rescue")
+]]
+local M = {}
+
+--- health() -> well, state: the phone is in normal mode and answers (iOS booted).
+--- state is the mode, or "normal (not answering)", or "not seen (<error>)".
+function M.health()
+  local mode, err = device.mode()
+  if not mode then return false, "not seen (" .. err.name .. ")" end
+  if mode ~= "normal" then return false, mode end
+  local info = device.info()
+  if not info then return false, "normal (not answering)" end
+  return true, "normal"
+end
+
+--- firmware(query) -> path or nil, err: a local, verified firmware file. query is a path,
+--- a URL or a catalog query such as "latest"; the source plugins (or the simulator's
+--- synthetic catalog under --sim) turn it into a file.
+function M.firmware(query)
+  return step("fetch firmware", function()
+    local r, err = device.fetch{ query = query }
+    if not r then return nil, err end
+    return r.path
+  end)
+end
+
+--- backup_if_readable() -> path or nil: a backup when the phone is in normal mode.
+function M.backup_if_readable()
+  return step("backup while the phone can be read", function()
+    if device.mode() ~= "normal" then return nil end
+    local r, err = device.backup{}
+    if not r then
+      log.warn("backup failed: %s", tostring(err))
+      return nil
+    end
+    return r.path
+  end)
+end
+
+--- wait_booted(timeout) -> true or nil, err: normal mode again after an action.
+function M.wait_booted(timeout)
+  return device.wait_for("normal", timeout or 300)
+end
+
+M.SERVICE = "Take the phone to Apple or an Apple Authorised Service Provider: what revive tried "
+  .. "did not bring it back, which points to a hardware fault. Bring this report (revive runs, "
+  .. "then revive runs --show RUN)."
+
+--- needs_person(report, extra_next) -> outcome.needs_person with the ladder's report.
+function M.needs_person(report, first_next)
+  local nxt = {}
+  if first_next then nxt[#nxt + 1] = first_next end
+  nxt[#nxt + 1] = M.SERVICE
+  return outcome.needs_person{ tried = report.tried, state = report.state or "unknown", next = nxt }
+end
+
+return M
