@@ -81,6 +81,10 @@ int main(int argc, char **argv)
     /* Flags given with -o are applied after the config file is read; keep them. */
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
     size_t nsets = 0;
+    if (!sets) {
+        fprintf(stderr, "revive: out of memory\n");
+        return EXIT_FAILED;
+    }
     int c;
     while ((c = getopt_long(argc, argv, "+vqyo:h", opts, NULL)) != -1) {
         switch (c) {

@@ -259,10 +259,15 @@ void rv_plugins_load(rv_plugins *set, const char *const *dirs, size_t ndirs)
             if (!nn)
                 break;
             names = nn;
-            names[n++] = strdup(e->d_name);
+            if (!(names[n] = strdup(e->d_name))) {
+                rv_warn("out of memory listing %s; some plugins were not loaded", dirs[i]);
+                break;
+            }
+            n++;
         }
         closedir(d);
-        qsort(names, n, sizeof *names, by_name); /* a stable order makes duplicates predictable */
+        if (n)
+            qsort(names, n, sizeof *names, by_name); /* a stable order makes duplicates predictable */
         for (size_t k = 0; k < n; k++) {
             char path[PATH_MAX];
             if (names[k] && snprintf(path, sizeof path, "%s/%s", dirs[i], names[k]) < (int)sizeof path)
