@@ -54,7 +54,8 @@ int rv_cmd_test(rv_app *app, int argc, char **argv);
 #else
 NOT_BUILT(cmd_test, "test", "run a playbook against simulator scenarios")
 #endif
-NOT_BUILT(cmd_doctor, "doctor", "check this computer for what revive needs")
+int rv_cmd_doctor(rv_app *app, int argc, char **argv);
+#define cmd_doctor rv_cmd_doctor
 
 const rv_command rv_commands[] = {
     { "version", "print the version", rv_cmd_version },
