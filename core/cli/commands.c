@@ -17,7 +17,7 @@ int rv_cmd_restore_firmware(rv_app *app, int argc, char **argv);
 int rv_cmd_reboot(rv_app *app, int argc, char **argv);
 int rv_cmd_shutdown(rv_app *app, int argc, char **argv);
 
-static int not_built(const char *name, const char *what, int argc, char **argv)
+__attribute__((unused)) static int not_built(const char *name, const char *what, int argc, char **argv)
 {
     if (rv_wants_help(argc, argv)) {
         printf("revive %s: %s\nThis command is not built yet in this version of revive.\n", name, what);
