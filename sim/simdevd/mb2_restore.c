@@ -1,0 +1,393 @@
+/* mb2_restore.c: the Restore request, device side.
+ *
+ * The phone pulls everything from the host with DLMessageDownloadFiles: first the
+ * backup's Status.plist (must say "finished"), Manifest.plist (must not be encrypted:
+ * the simulator cannot decrypt), Manifest.db and Info.plist, then every file the
+ * manifest lists, in batches. Each file lands in a staging folder beside the data
+ * (<data_dir>.restoring, the simulator's /var/.backup.i) and is checked as a phone
+ * checks it: its size against the MBFile's Size, its SHA-1 against the MBFile's Digest.
+ * Only when every file arrived whole are they moved into the data; a failed or
+ * interrupted restore leaves the phone's data as it was. Options honoured:
+ *   RestoreSystemFiles      restore system domains too (otherwise they are skipped)
+ *   RestoreShouldReboot     reboot once the host disconnects (default true)
+ *   RestoreDontCopyBackup   false: the host first copies the backup to <src>-copy and
+ *                           the phone restores from the copy
+ *   RestorePreserveSettings false: take the device name from the backup
+ *   RemoveItemsNotRestored  delete files the backup does not have
+ * The scenario's faults are consulted after every block ("backup-restore", in bytes).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "data.h"
+#include "dl.h"
+#include "dl_xfer.h"
+#include "mb2.h"
+#include "mb2_manifest.h"
+
+#define BATCH_FILES 32
+
+struct progress {
+    struct mb2_session *s;
+    uint64_t done, total;
+};
+
+static bool on_progress(void *ctx, uint64_t bytes)
+{
+    struct progress *p = ctx;
+    p->done += bytes;
+    sim_throttle(p->s->w, p->s->d, bytes);
+    return !sim_fault_hit(p->s->w, p->s->d, "backup-restore", p->done, p->total);
+}
+
+struct sink {
+    int fd;
+    EVP_MD_CTX *sha;
+    uint64_t limit, got;
+};
+
+static int to_file(void *ctx, const void *buf, size_t len)
+{
+    struct sink *k = ctx;
+    if (k->got + len > k->limit)
+        return -1;   /* more than the manifest promised: refuse, the size check reports it */
+    EVP_DigestUpdate(k->sha, buf, len);
+    const unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t w = write(k->fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        len -= (size_t)w;
+        k->got += (uint64_t)w;
+    }
+    return 0;
+}
+
+static const char *str_opt(plist_t dict, const char *key)
+{
+    plist_t n = dict ? plist_dict_get_item(dict, key) : NULL;
+    return (n && plist_get_node_type(n) == PLIST_STRING) ? plist_get_string_ptr(n, NULL) : NULL;
+}
+
+static int staged_path(const char *staging, const struct mb2_entry *e, char *out, size_t len)
+{
+    return (size_t)snprintf(out, len, "%s/%s/%s", staging, e->domain, e->relpath) < len ? 0 : -1;
+}
+
+/* Moves the staged files into the data (and removes what the backup lacks when asked).
+ * 0, or -1 with errno. */
+static int apply(const char *staging, const char *data_dir, struct mb2_entry **todo, size_t n,
+                 bool remove_missing, bool system_files)
+{
+    if (remove_missing) {
+        struct sim_data_file *have = NULL;
+        size_t nhave = 0;
+        if (sim_data_list(data_dir, &have, &nhave) != 0)
+            return -1;
+        for (size_t i = 0; i < nhave; i++) {
+            if (!system_files && sim_data_domain_is_system(have[i].domain))
+                continue;   /* not part of this restore: kept */
+            bool keep = false;
+            for (size_t j = 0; j < n && !keep; j++)
+                keep = strcmp(todo[j]->domain, have[i].domain) == 0 && strcmp(todo[j]->relpath, have[i].relpath) == 0;
+            if (!keep) {
+                char p[4400];
+                snprintf(p, sizeof p, "%s/%s/%s", data_dir, have[i].domain, have[i].relpath);
+                unlink(p);
+            }
+        }
+        sim_data_list_free(have, nhave);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char from[4400], to[4400];
+        if (staged_path(staging, todo[i], from, sizeof from) != 0 ||
+            (size_t)snprintf(to, sizeof to, "%s/%s/%s", data_dir, todo[i]->domain, todo[i]->relpath) >= sizeof to) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        struct stat st;
+        if (lstat(to, &st) == 0 && S_ISDIR(st.st_mode) && sim_data_rmtree(to) != 0)
+            return -1;
+        if (sim_data_mkparents(to) != 0 || rename(from, to) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void mb2_restore(struct mb2_session *s, plist_t req)
+{
+    plist_t opts = plist_dict_get_item(req, "Options");
+    if (opts && plist_get_node_type(opts) != PLIST_DICT)
+        opts = NULL;
+    bool system_files = mb2_opt_bool(opts, "RestoreSystemFiles", false);
+    bool reboot = mb2_opt_bool(opts, "RestoreShouldReboot", true);
+    bool dont_copy = mb2_opt_bool(opts, "RestoreDontCopyBackup", false);
+    bool preserve = mb2_opt_bool(opts, "RestorePreserveSettings", true);
+    bool remove_missing = mb2_opt_bool(opts, "RemoveItemsNotRestored", false);
+    const char *src = mb2_request_source(req);
+    if (!mb2_identifier_ok(src)) {
+        mb2_send_result(s, MB2_ERR_BAD_REQUEST, "Restore needs a valid SourceIdentifier or TargetIdentifier");
+        return;
+    }
+    mb2_log(s, "backup-restore started from %s (system files %s, reboot %s, copy %s, preserve settings %s, remove others %s)",
+            src, system_files ? "yes" : "no", reboot ? "yes" : "no", dont_copy ? "no" : "yes",
+            preserve ? "yes" : "no", remove_missing ? "yes" : "no");
+
+    char root[80];
+    snprintf(root, sizeof root, "%s", src);
+    if (!dont_copy) {
+        snprintf(root, sizeof root, "%s-copy", src);
+        plist_t m = plist_new_array();
+        plist_array_append_item(m, plist_new_string("DLMessageCopyItem"));
+        plist_array_append_item(m, plist_new_string(src));
+        plist_array_append_item(m, plist_new_string(root));
+        int64_t code = 0;
+        char *desc = NULL;
+        int r = dl_send(s->fd, m);
+        plist_free(m);
+        if (r != 0 || dl_recv_status(s->fd, &code, &desc, NULL, DL_TIMEOUT_MS) != 0) {
+            free(desc);
+            mb2_log(s, "backup-restore aborted: the connection to the computer broke");
+            s->aborted = true;
+            return;
+        }
+        free(desc);
+        if (code != 0) {
+            mb2_log(s, "backup-restore failed: the computer could not copy the backup");
+            mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error copying the backup at path \"%s\"", src);
+            return;
+        }
+    }
+
+    /* the backup's description */
+    static const char *const names[] = { "Status.plist", "Manifest.plist", "Manifest.db", "Info.plist" };
+    char hp[4][128], lp[4][4300];
+    const char *paths[4], *dest[4];
+    bool ok[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(hp[i], sizeof hp[i], "%s/%s", root, names[i]);
+        snprintf(lp[i], sizeof lp[i], "%s/%s", s->work, names[i]);
+        paths[i] = hp[i];
+        dest[i] = lp[i];
+    }
+    if (mb2_fetch_small(s, paths, dest, ok, 4) != 0) {
+        mb2_log(s, "backup-restore aborted: the connection to the computer broke");
+        s->aborted = true;
+        return;
+    }
+    plist_t status = ok[0] ? mb2_read_plist_file(lp[0]) : NULL;
+    plist_t manifest = ok[1] ? mb2_read_plist_file(lp[1]) : NULL;
+    struct mb2_entry *ents = NULL;
+    size_t nents = 0;
+    struct mb2_entry **todo = NULL;
+    size_t ntodo = 0, skipped = 0;
+    char staging[4200] = "";
+    char err[400];
+    const char *state = status && plist_get_node_type(status) == PLIST_DICT ? str_opt(status, "SnapshotState") : NULL;
+    if (!state || strcmp(state, "finished") != 0) {
+        mb2_log(s, "backup-restore failed: Status.plist is missing or not finished");
+        mb2_send_result(s, MB2_ERR_STATUS, "Error reading status at path \"%s\": the backup is not finished", hp[0]);
+        goto out;
+    }
+    if (!manifest || plist_get_node_type(manifest) != PLIST_DICT) {
+        mb2_log(s, "backup-restore failed: Manifest.plist is missing or unreadable");
+        mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error reading backup properties at path \"%s\"", hp[1]);
+        goto out;
+    }
+    if (mb2_opt_bool(manifest, "IsEncrypted", false)) {
+        mb2_log(s, "backup-restore refused: encrypted backups are not simulated");
+        mb2_send_result(s, MB2_ERR_NOT_SIMULATED, "The backup is encrypted and the simulator cannot decrypt backups");
+        goto out;
+    }
+    if (!ok[2] || mb2_manifest_db_read(lp[2], &ents, &nents, err, sizeof err) != 0) {
+        if (!ok[2])
+            snprintf(err, sizeof err, "no such file at path \"%s\"", hp[2]);
+        mb2_log(s, "backup-restore failed: %s", err);
+        mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error reading backup database: %s", err);
+        goto out;
+    }
+
+    /* what to restore, checked before anything is written */
+    todo = calloc(nents ? nents : 1, sizeof *todo);
+    if (!todo)
+        goto out;
+    uint64_t total = 0;
+    for (size_t i = 0; i < nents; i++) {
+        struct mb2_entry *e = &ents[i];
+        if (e->flags != MB2_FLAG_FILE)
+            continue;
+        char want[41];
+        mb2_file_id(e->domain, e->relpath, want);
+        if (!sim_data_name_ok(e->domain, e->relpath) || strcmp(want, e->file_id) != 0) {
+            mb2_log(s, "backup-restore failed: manifest entry %s names an invalid file", e->file_id);
+            mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error reading backup database: entry %s (%s-%s) is not valid",
+                            e->file_id, e->domain, e->relpath);
+            goto out;
+        }
+        if (!system_files && sim_data_domain_is_system(e->domain)) {
+            skipped++;
+            continue;
+        }
+        todo[ntodo++] = e;
+        total += e->size;
+    }
+    if (total > s->snap.storage_free) {
+        mb2_log(s, "backup-restore failed: the backup needs %llu bytes, the phone has %llu free",
+                (unsigned long long)total, (unsigned long long)s->snap.storage_free);
+        mb2_send_result(s, MB2_ERR_DEVICE_FULL, "Not enough free space on the device to restore (%llu bytes needed, %llu free)",
+                        (unsigned long long)total, (unsigned long long)s->snap.storage_free);
+        goto out;
+    }
+
+    snprintf(staging, sizeof staging, "%s.restoring", s->snap.data_dir);
+    if (sim_data_rmtree(staging) != 0 || mkdir(staging, 0700) != 0) {
+        mb2_log(s, "backup-restore failed: cannot prepare %s: %s", staging, strerror(errno));
+        mb2_send_result(s, MB2_ERR_RESTORE_MOVE, "Error preparing the restore directory");
+        staging[0] = '\0';
+        goto out;
+    }
+
+    struct progress prog = { .s = s, .total = total };
+    size_t nfailed = 0;
+    char first_failure[300] = "";
+    for (size_t start = 0; start < ntodo; start += BATCH_FILES) {
+        size_t end = start + BATCH_FILES < ntodo ? start + BATCH_FILES : ntodo;
+        plist_t arr = plist_new_array();
+        for (size_t i = start; i < end; i++) {
+            char p[200];
+            snprintf(p, sizeof p, "%s/%.2s/%s", root, todo[i]->file_id, todo[i]->file_id);
+            plist_array_append_item(arr, plist_new_string(p));
+        }
+        double pct = total ? 100.0 * (double)prog.done / (double)total : 0.0;
+        int r = dl_download_begin(s->fd, arr, pct);
+        plist_free(arr);
+        if (r != 0)
+            goto broken;
+        size_t i = start;
+        for (;; i++) {
+            char *path = NULL;
+            r = dl_download_next(s->fd, &path, DL_TIMEOUT_MS);
+            if (r < 0)
+                goto broken;
+            if (r == 0)
+                break;
+            char want[200];
+            if (i < end)
+                snprintf(want, sizeof want, "%s/%.2s/%s", root, todo[i]->file_id, todo[i]->file_id);
+            bool match = i < end && strcmp(path, want) == 0;
+            free(path);
+            if (!match)
+                goto broken;
+            struct mb2_entry *e = todo[i];
+            char local[4400];
+            if (staged_path(staging, e, local, sizeof local) != 0 || sim_data_mkparents(local) != 0)
+                goto broken;
+            struct sink k = { .limit = e->size };
+            k.fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+            k.sha = EVP_MD_CTX_new();
+            if (k.fd < 0 || !k.sha || EVP_DigestInit_ex(k.sha, EVP_sha1(), NULL) != 1) {
+                if (k.fd >= 0)
+                    close(k.fd);
+                EVP_MD_CTX_free(k.sha);
+                goto broken;
+            }
+            struct dl_file_result res;
+            r = dl_download_body(s->fd, to_file, &k, on_progress, &prog, &res, DL_TIMEOUT_MS);
+            unsigned char md[20];
+            unsigned int mdlen = 0;
+            EVP_DigestFinal_ex(k.sha, md, &mdlen);
+            EVP_MD_CTX_free(k.sha);
+            bool written = close(k.fd) == 0;
+            if (r == -2)
+                goto interrupted;
+            if (r != 0)
+                goto broken;
+            if (e->size == 0 && !on_progress(&prog, 0))
+                goto interrupted;
+            const char *why = NULL;
+            if (!res.ok)
+                why = res.error[0] ? res.error : "the computer could not send it";
+            else if (res.bytes != e->size || res.sink_failed)
+                why = "its size does not match the manifest's Size";
+            else if (e->has_digest && memcmp(md, e->digest, 20) != 0)
+                why = "its SHA-1 does not match the manifest's Digest";
+            else if (!written)
+                why = "the phone could not write it";
+            if (why) {
+                if (nfailed++ == 0)
+                    snprintf(first_failure, sizeof first_failure, "%s-%s: %s", e->domain, e->relpath, why);
+                unlink(local);
+                continue;
+            }
+            chmod(local, e->mode & 07777);
+            struct timespec ts[2] = { { .tv_sec = e->mtime }, { .tv_sec = e->mtime } };
+            utimensat(AT_FDCWD, local, ts, AT_SYMLINK_NOFOLLOW);
+        }
+        int64_t code;
+        char *desc = NULL;
+        plist_t payload = NULL;
+        r = dl_download_end(s->fd, &code, &desc, &payload, DL_TIMEOUT_MS);
+        free(desc);
+        plist_free(payload);
+        if (r != 0)
+            goto broken;
+        if (i < end && nfailed == 0) {
+            nfailed = end - i;
+            snprintf(first_failure, sizeof first_failure, "the computer sent %zu of %zu files", i - start, end - start);
+        }
+        if (nfailed)
+            break;
+    }
+    if (nfailed) {
+        mb2_log(s, "backup-restore failed: %zu files could not be restored (%s); the phone's data is unchanged",
+                nfailed, first_failure);
+        mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Multiple errors downloading files: %s", first_failure);
+        goto out;
+    }
+    if (apply(staging, s->snap.data_dir, todo, ntodo, remove_missing, system_files) != 0) {
+        mb2_log(s, "backup-restore failed: cannot move the restored files into place: %s", strerror(errno));
+        mb2_send_result(s, MB2_ERR_RESTORE_MOVE, "Error moving the restored files into place: %s", strerror(errno));
+        goto out;
+    }
+    if (!preserve) {
+        plist_t ld = plist_dict_get_item(manifest, "Lockdown");
+        const char *name = ld && plist_get_node_type(ld) == PLIST_DICT ? str_opt(ld, "DeviceName") : NULL;
+        if (name && *name) {
+            sim_lock(s->w);
+            snprintf(s->d->device_name, sizeof s->d->device_name, "%s", name);
+            sim_log(s->w, s->d, "settings restored from the backup: device name \"%s\"", s->d->device_name);
+            sim_unlock(s->w);
+        }
+    }
+    mb2_log(s, "backup-restore finished: %zu files, %llu bytes restored, %zu system files skipped",
+            ntodo, (unsigned long long)total, skipped);
+    mb2_send_result(s, MB2_OK, NULL);
+    s->reboot_after = reboot;
+    goto out;
+
+interrupted:
+    mb2_log(s, "backup-restore interrupted at %llu/%llu bytes; the phone's data is unchanged",
+            (unsigned long long)prog.done, (unsigned long long)total);
+    s->aborted = true;
+    goto out;
+broken:
+    mb2_log(s, "backup-restore aborted: the connection to the computer broke or spoke out of turn");
+    s->aborted = true;
+out:
+    if (staging[0])
+        sim_data_rmtree(staging);
+    free(todo);
+    mb2_entries_free(ents, nents);
+    plist_free(status);
+    plist_free(manifest);
+}
