@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define RVL_MAX_FIELDS 32
-#define RVL_MAX_LIST 16
+#define RVL_MAX_LIST 64
 
 static struct rvl_run *run_of(lua_State *L)
 {

@@ -35,7 +35,9 @@ local fmt, floor, min, max, huge, mtype = string.format, math.floor, math.min, m
 
 local api = {}
 local spec            -- the playbook being run (set by runner.main)
-local live = not cfg.resume
+-- A resume of a run that died before its first record is simply its start.
+local resuming = cfg.resume and #host.records > 0
+local live = not resuming
 local counter = 0     -- step numbers handed out so far
 local frames = {}     -- steps running now, innermost last
 local last_backup     -- a backup taken since the last destructive action
@@ -190,7 +192,7 @@ end
 -- have rebooted, or be in another mode now), and say so in the journal.
 local function go_live()
   live = true
-  if not cfg.resume then return end
+  if not resuming then return end
   local ok, e = host.wait_mode({ "normal", "recovery", "dfu", "restore" }, 30)
   if not ok and e.name == "timeout" then
     ok, e = host.prompt_until("Connect the phone", {
@@ -826,8 +828,8 @@ function runner.main(pb)
   spec = pb
   local started = host.records[1]
   local params, journaled
-  if cfg.resume then
-    if not started or started.type ~= "run_started" then fault("corrupt", "the journal does not start with run_started") end
+  if resuming then
+    if started.type ~= "run_started" then fault("corrupt", "the journal does not start with run_started") end
     for _, r in ipairs(host.records) do
       if r.type == "outcome" and (r.outcome == "fixed" or r.outcome == "needs_person") then
         fault("invalid", "run %s already ended (%s); there is nothing to resume", cfg.run_id, r.outcome)
@@ -848,7 +850,7 @@ function runner.main(pb)
                                   waive_backup = cfg.waive_backup })
     if cfg.waive_backup then host.journal("waiver", { what = "backups before destructive actions", by = "--waive-backup" }) end
   end
-  emit("run_started", { playbook = pb.name, run = cfg.run_id, resume = cfg.resume })
+  emit("run_started", { playbook = pb.name, run = cfg.run_id, resume = resuming })
   local res = pack(pcall(pb.run, params))
   if not res[1] then
     local e = as_error(res[2])

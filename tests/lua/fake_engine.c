@@ -1,8 +1,16 @@
 #include "fake_engine.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Every ops call passes here: the kill tests die at a chosen one, as with SIGKILL. */
+static void tick(struct fake *f)
+{
+    if (f->kill_at && ++f->calls == f->kill_at)
+        kill(getpid(), SIGKILL);
+}
 
 void fake_init(struct fake *f)
 {
@@ -52,6 +60,7 @@ static int device_call(void *ctx, const char *verb, const revive_field *args, si
                        void (*put)(void *, const revive_field *), void *ud, revive_error *err)
 {
     struct fake *f = ctx;
+    tick(f);
     int n = ++*slot(f, verb);
     if (strcmp(verb, "mode") && strcmp(verb, "info") && strcmp(verb, "preflight")) {
         size_t used = strlen(f->order);
@@ -65,6 +74,17 @@ static int device_call(void *ctx, const char *verb, const revive_field *args, si
     }
     if (strcmp(verb, "mode") == 0) {
         put_str(put, ud, "mode", f->mode);
+    } else if (strcmp(verb, "info") == 0 && f->broken) {
+        return fail(err, REVIVE_E_PROTOCOL, "lockdownd does not answer");
+    } else if (strcmp(verb, "restore_firmware") == 0 && f->broken) {
+        const revive_field *erase = revive_field_find(args, nargs, "erase");
+        if (!erase || erase->type != REVIVE_VAL_BOOL || !erase->v.b)
+            return fail(err, REVIVE_E_TIMEOUT, "the update restore did not finish");
+        f->broken = false;
+        f->erases_done++;
+        snprintf(f->mode, sizeof f->mode, "normal");
+    } else if (strcmp(verb, "restore_backup") == 0) {
+        f->backup_restores_done++;
     } else if (strcmp(verb, "info") == 0) {
         put_str(put, ud, "product_type", f->product_type);
         put_str(put, ud, "mode", f->mode);
@@ -103,6 +123,7 @@ static bool in(const char *const *modes, const char *m)
 static int wait_mode(void *ctx, const char *const *modes, double timeout, revive_error *err)
 {
     struct fake *f = ctx;
+    tick(f);
     f->clock += 1;
     return in(modes, f->mode) ? REVIVE_OK : fail(err, REVIVE_E_TIMEOUT, "not seen in time");
 }
@@ -110,6 +131,7 @@ static int wait_mode(void *ctx, const char *const *modes, double timeout, revive
 static void event(void *ctx, const char *type, const revive_field *fl, size_t n)
 {
     struct fake *f = ctx;
+    tick(f);
     f->events++;
     if (strcmp(type, "outcome") == 0) {
         const revive_field *o = revive_field_find(fl, n, "outcome");
@@ -121,6 +143,7 @@ static void event(void *ctx, const char *type, const revive_field *fl, size_t n)
 static int confirm(void *ctx, const char *q, bool *yes, revive_error *err)
 {
     struct fake *f = ctx;
+    tick(f);
     f->confirms++;
     *yes = f->confirm_answer;
     return REVIVE_OK;
@@ -130,6 +153,7 @@ static int prompt_until(void *ctx, const char *title, const char *const *lines,
                         const char *const *modes, double timeout, revive_error *err)
 {
     struct fake *f = ctx;
+    tick(f);
     f->prompts++;
     snprintf(f->last_prompt, sizeof f->last_prompt, "%s", title);
     f->last_prompt_lines[0] = '\0';
@@ -137,7 +161,7 @@ static int prompt_until(void *ctx, const char *title, const char *const *lines,
         size_t u = strlen(f->last_prompt_lines);
         snprintf(f->last_prompt_lines + u, sizeof f->last_prompt_lines - u, "%s\n", *lines);
     }
-    if (f->person_obeys && !(f->stuck && strcmp(modes[0], "normal") == 0))
+    if (f->person_obeys && !((f->stuck || f->broken) && strcmp(modes[0], "normal") == 0))
         snprintf(f->mode, sizeof f->mode, "%s", modes[0]);
     return in(modes, f->mode) ? REVIVE_OK : fail(err, REVIVE_E_TIMEOUT, "the person did not manage");
 }
@@ -147,6 +171,7 @@ static double now(void *ctx) { return ((struct fake *)ctx)->clock; }
 static void do_sleep(void *ctx, double s)
 {
     struct fake *f = ctx;
+    tick(f);
     f->sleeps++;
     f->slept += s;
     f->clock += s;

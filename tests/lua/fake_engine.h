@@ -18,6 +18,9 @@ struct fake {
     const char *crash_verb;       /* _exit(9) when this verb is called (fork tests) */
     int crash_after;              /* ... on its crash_after-th call (1 = first) */
     bool stuck;                   /* nothing brings the device back to normal */
+    bool broken;                  /* normal mode but not answering until an erase */
+    int erases_done, backup_restores_done; /* destructive operations that completed */
+    int calls, kill_at;           /* SIGKILL ourselves on the kill_at-th ops call */
     bool person_obeys;            /* prompt_until: the device reaches the first mode */
     char last_prompt[128];
     char last_prompt_lines[1024];
