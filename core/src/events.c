@@ -238,8 +238,52 @@ static void terminal_sink(const rv_event *ev, void *ud)
     const char *who = ev->device;
     if (who)
         fprintf(out, "[%s] ", who);
-    if (strcmp(ev->type, "warning") == 0) {
+    const char *step = fstr(ev, "step");
+    const char *t = ev->type;
+    if (strcmp(t, "warning") == 0) {
         fprintf(out, "warning: %s\n", msg ? msg : "");
+    } else if (strcmp(t, "run_started") == 0) {
+        const char *pb = fstr(ev, "playbook");
+        fprintf(out, "run %s: %s%s\n", ev->run ? ev->run : "", pb ? pb : "", fstr(ev, "resume") && strcmp(fstr(ev, "resume"), "yes") == 0 ? " (resumed)" : "");
+    } else if (strcmp(t, "step_started") == 0) {
+        fprintf(out, "==> %s\n", step ? step : "?");
+    } else if (strcmp(t, "step_replayed") == 0) {
+        fprintf(out, "==> %s (finished before; not repeated)\n", step ? step : "?");
+    } else if (strcmp(t, "step_finished") == 0) {
+        fprintf(out, "    done: %s\n", step ? step : "?");
+    } else if (strcmp(t, "step_failed") == 0) {
+        const char *name = fstr(ev, "name");
+        fprintf(out, "    failed: %s%s%s%s%s\n", step ? step : "?", msg ? ": " : "", msg ? msg : "", name ? " " : "",
+                name ? name : "");
+    } else if (strcmp(t, "log") == 0) {
+        const char *level = fstr(ev, "level");
+        fprintf(out, "    %s%s\n", level && strcmp(level, "warn") == 0 ? "warning: " : "", msg ? msg : "");
+    } else if (strcmp(t, "retry") == 0) {
+        const char *e = fstr(ev, "error");
+        fprintf(out, "    trying again (attempt %.0f) in %.1f s%s%s\n", fnum(ev, "attempt", 0), fnum(ev, "delay", 0),
+                e ? " after: " : "", e ? e : "");
+    } else if (strcmp(t, "countdown") == 0) {
+        const char *text = fstr(ev, "text");
+        double secs = fnum(ev, "seconds", 0);
+        fprintf(out, "      [%.0f/%.0f] %s", fnum(ev, "phase", 0), fnum(ev, "phases", 0), text ? text : "");
+        if (secs > 0)
+            fprintf(out, " (%.0f s)", secs);
+        fputc('\n', out);
+    } else if (strcmp(t, "countdown_tick") == 0) {
+        char tick[64];
+        snprintf(tick, sizeof tick, "      %.0f...", fnum(ev, "left", fnum(ev, "seconds", 0)));
+        rv_term_status(out, tick);
+    } else if (strcmp(t, "outcome") == 0) {
+        const char *o = fstr(ev, "outcome"), *sum = fstr(ev, "summary");
+        bool fixed = o && strcmp(o, "fixed") == 0;
+        fprintf(out, "%s%s%s\n", fixed ? "FIXED" : o && strcmp(o, "needs_person") == 0 ? "NEEDS A PERSON" : (o ? o : "outcome"),
+                sum ? ": " : "", sum ? sum : "");
+        for (size_t i = 0; i < ev->n; i++) {
+            const char *k = ev->fields[i].key;
+            if (strcmp(k, "outcome") == 0 || strcmp(k, "summary") == 0 || ev->fields[i].type != REVIVE_VAL_STR)
+                continue;
+            fprintf(out, "  %s: %s\n", k, ev->fields[i].v.s);
+        }
     } else if (strcmp(ev->type, "prompt") == 0) {
         const char *title = fstr(ev, "title");
         fprintf(out, "\n  >>> %s\n", title ? title : "A person is needed");
