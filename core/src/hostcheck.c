@@ -752,18 +752,40 @@ static bool cred_in_gid(const rv_host_cred *c, gid_t g)
     return false;
 }
 
-/* Whether the user is listed in the group file (so a new login would give it). */
-static bool listed_member(const struct group *gr, uid_t uid)
+/* Group lookups with the _r calls: checks may run in several sessions' threads at once. */
+typedef struct grinfo {
+    gid_t gid;
+    bool found;
+    bool listed; /* the user is a member in the group database (a new login would give it) */
+} grinfo;
+
+static grinfo group_info(const char *name, uid_t uid)
 {
-    struct passwd *pw = getpwuid(uid);
-    if (!pw)
-        return false;
-    if (pw->pw_gid == gr->gr_gid)
-        return true;
-    for (char **m = gr->gr_mem; m && *m; m++)
-        if (strcmp(*m, pw->pw_name) == 0)
-            return true;
-    return false;
+    grinfo gi = { 0, false, false };
+    char buf[16384], pbuf[4096];
+    struct group gr, *grp = NULL;
+    if (getgrnam_r(name, &gr, buf, sizeof buf, &grp) != 0 || !grp)
+        return gi;
+    gi.found = true;
+    gi.gid = grp->gr_gid;
+    struct passwd pw, *pwp = NULL;
+    if (getpwuid_r(uid, &pw, pbuf, sizeof pbuf, &pwp) != 0 || !pwp)
+        return gi;
+    if (pwp->pw_gid == grp->gr_gid)
+        gi.listed = true;
+    for (char **m = grp->gr_mem; m && *m && !gi.listed; m++)
+        gi.listed = strcmp(*m, pwp->pw_name) == 0;
+    return gi;
+}
+
+static void group_name_of(gid_t gid, char *out, size_t cap)
+{
+    char buf[16384];
+    struct group gr, *grp = NULL;
+    if (getgrgid_r(gid, &gr, buf, sizeof buf, &grp) == 0 && grp)
+        snprintf(out, cap, "%s", grp->gr_name);
+    else
+        snprintf(out, cap, "%u", (unsigned)gid);
 }
 
 static bool node_rw(const char *path, const rv_host_cred *c, char *why, size_t cap)
@@ -785,9 +807,9 @@ static bool node_rw(const char *path, const rv_host_cred *c, char *why, size_t c
     else
         ok = (st.st_mode & 0006) == 0006;
     if (!ok) {
-        struct group *gr = getgrgid(st.st_gid);
-        snprintf(why, cap, "%s is mode %03o, group %s", path, (unsigned)(st.st_mode & 0777),
-                 gr ? gr->gr_name : "?");
+        char g[64];
+        group_name_of(st.st_gid, g, sizeof g);
+        snprintf(why, cap, "%s is mode %03o, group %s", path, (unsigned)(st.st_mode & 0777), g);
     }
     return ok;
 }
@@ -815,15 +837,15 @@ void rv_check_usb_access_as(rv_check *out, const rv_host_cred *cred)
         if (cred->uid == 0 || g.world)
             can[k] = true;
         for (size_t i = 0; i < g.ngroups && !can[k]; i++) {
-            struct group *gr = getgrnam(g.groups[i]);
-            if (!gr) {
+            grinfo gi = group_info(g.groups[i], cred->uid);
+            if (!gi.found) {
                 snprintf(group_missing, sizeof group_missing, "%s", g.groups[i]);
                 continue;
             }
             snprintf(group_name, sizeof group_name, "%s", g.groups[i]);
-            if (cred_in_gid(cred, gr->gr_gid))
+            if (cred_in_gid(cred, gi.gid))
                 can[k] = true;
-            else if (listed_member(gr, cred->uid))
+            else if (gi.listed)
                 relogin = true;
             else
                 not_member = true;
@@ -838,20 +860,25 @@ void rv_check_usb_access_as(rv_check *out, const rv_host_cred *cred)
             no_rule = true;
     }
     if (!(can[0] && can[1])) {
-        if (relogin)
-            set(out, "usb.access", RV_CHECK_FAIL,
-                "Log out and back in (or run 'newgrp plugdev') so the new group membership applies.",
+        char remedy[256];
+        if (relogin) {
+            snprintf(remedy, sizeof remedy, "Log out and back in (or run 'newgrp %s') so the new group membership applies.",
+                     group_name);
+            set(out, "usb.access", RV_CHECK_FAIL, remedy,
                 "udev rules (%s) give Apple devices in recovery/DFU to group %s; you were added to it but this "
                 "session does not have it yet", files, group_name);
-        else if (not_member)
-            set(out, "usb.access", RV_CHECK_FAIL,
-                "Add yourself to the group: sudo usermod -aG plugdev $USER (or the group the rules name), then log out and back in.",
+        } else if (not_member) {
+            snprintf(remedy, sizeof remedy, "Add yourself to the group: sudo usermod -aG %s $USER, then log out and back in.",
+                     group_name);
+            set(out, "usb.access", RV_CHECK_FAIL, remedy,
                 "udev rules (%s) give Apple devices in recovery/DFU to group %s, and you are not in it", files, group_name);
-        else if (group_missing[0])
-            set(out, "usb.access", RV_CHECK_FAIL,
-                "Create the group (sudo groupadd plugdev) and add yourself (sudo usermod -aG plugdev $USER), then log out and in.",
+        } else if (group_missing[0]) {
+            snprintf(remedy, sizeof remedy,
+                     "Create the group (sudo groupadd %s) and add yourself (sudo usermod -aG %s $USER), then log out and in.",
+                     group_missing, group_missing);
+            set(out, "usb.access", RV_CHECK_FAIL, remedy,
                 "udev rules (%s) name group %s, which does not exist on this computer", files, group_missing);
-        else if (only_uaccess)
+        } else if (only_uaccess)
             set(out, "usb.access", RV_CHECK_WARN, rules_remedy(),
                 "only logind's uaccess tag (%s) grants Apple devices in recovery/DFU, and only to a person "
                 "logged in at this computer's seat; over ssh or as a service revive cannot open them", files);
@@ -1213,13 +1240,11 @@ static void check_idevicerestore(rv_check *c)
     }
     if (!ver[0] || !isdigit((unsigned char)ver[0])) {
         /* Builds without --version: the package says. */
-        char pkg[64];
         char *dq[] = { "dpkg-query", "-W", "-f=${Version}", "idevicerestore", NULL };
         if (run_capture(dq, out, sizeof out, 5) == 0 && out[0])
             snprintf(ver, sizeof ver, "%s", out);
         else
             snprintf(ver, sizeof ver, "unknown");
-        (void)pkg;
     }
     if (strcmp(ver, "unknown") != 0 && rv_version_compare(ver, "1.0.0") <= 0)
         set(c, "versions.idevicerestore", RV_CHECK_WARN,
