@@ -86,8 +86,7 @@ static int h_fail(revive_call *call, int code, const char *origin, int origin_co
     fprintf(stderr, "  [plugin fail] %s (%s %d): %s\n", revive_error_name(code), e.origin, origin_code, e.message);
     if (call) {
         pthread_mutex_lock(&call->lock);
-        if (!call->err.code) /* the first failure is the cause */
-            call->err = e;
+        call->err = e; /* the last failure wins, as in the core (it is the summary) */
         pthread_mutex_unlock(&call->lock);
     }
     return code;
