@@ -10,8 +10,8 @@
  * interrupted restore leaves the phone's data as it was. Options honoured:
  *   RestoreSystemFiles      restore system domains too (otherwise they are skipped)
  *   RestoreShouldReboot     reboot once the host disconnects (default true)
- *   RestoreDontCopyBackup   false: the host first copies the backup to <src>-copy and
- *                           the phone restores from the copy
+ *   RestoreDontCopyBackup   false: the host first copies the backup to <src>-copy, item
+ *                           by item, and the phone restores from the copy
  *   RestorePreserveSettings false: take the device name from the backup
  *   RemoveItemsNotRestored  delete files the backup does not have
  * The scenario's faults are consulted after every block ("backup-restore", in bytes).
@@ -124,6 +124,62 @@ static int apply(const char *staging, const char *data_dir, struct mb2_entry **t
     return 0;
 }
 
+/* Host command with a status answer: 0 ok, 1 the host failed, -1 broken connection. */
+static int host_command(struct mb2_session *s, plist_t msg)
+{
+    int64_t code = 0;
+    char *desc = NULL;
+    int r = dl_send(s->fd, msg);
+    plist_free(msg);
+    if (r != 0 || dl_recv_status(s->fd, &code, &desc, NULL, DL_TIMEOUT_MS) != 0) {
+        free(desc);
+        return -1;
+    }
+    free(desc);
+    return (code == 0 || code == -7 /* EEXIST */) ? 0 : 1;
+}
+
+/* RestoreDontCopyBackup false: the host copies the backup to <src>-copy first, item by
+ * item (hosts copy a folder only one level deep), and the phone restores from the copy
+ * so the original stays as it was. */
+static int copy_backup(struct mb2_session *s, const char *src, struct mb2_entry **todo, size_t n)
+{
+    static const char *const meta[] = { "Status.plist", "Manifest.plist", "Manifest.db", "Info.plist" };
+    char a[200], b[200];
+    bool made[256] = { false };
+    snprintf(b, sizeof b, "%s-copy", src);
+    plist_t m = plist_new_array();
+    plist_array_append_item(m, plist_new_string("DLMessageCreateDirectory"));
+    plist_array_append_item(m, plist_new_string(b));
+    int r = host_command(s, m);
+    for (size_t i = 0; r == 0 && i < 4 + n; i++) {
+        if (i < 4) {
+            snprintf(a, sizeof a, "%s/%s", src, meta[i]);
+            snprintf(b, sizeof b, "%s-copy/%s", src, meta[i]);
+        } else {
+            const char *fid = todo[i - 4]->file_id;
+            unsigned idx = (unsigned)strtoul((char[]){ fid[0], fid[1], 0 }, NULL, 16);
+            if (!made[idx]) {
+                snprintf(b, sizeof b, "%s-copy/%.2s", src, fid);
+                m = plist_new_array();
+                plist_array_append_item(m, plist_new_string("DLMessageCreateDirectory"));
+                plist_array_append_item(m, plist_new_string(b));
+                if ((r = host_command(s, m)) != 0)
+                    break;
+                made[idx] = true;
+            }
+            snprintf(a, sizeof a, "%s/%.2s/%s", src, fid, fid);
+            snprintf(b, sizeof b, "%s-copy/%.2s/%s", src, fid, fid);
+        }
+        m = plist_new_array();
+        plist_array_append_item(m, plist_new_string("DLMessageCopyItem"));
+        plist_array_append_item(m, plist_new_string(a));
+        plist_array_append_item(m, plist_new_string(b));
+        r = host_command(s, m);
+    }
+    return r;
+}
+
 void mb2_restore(struct mb2_session *s, plist_t req)
 {
     plist_t opts = plist_dict_get_item(req, "Options");
@@ -145,29 +201,6 @@ void mb2_restore(struct mb2_session *s, plist_t req)
 
     char root[80];
     snprintf(root, sizeof root, "%s", src);
-    if (!dont_copy) {
-        snprintf(root, sizeof root, "%s-copy", src);
-        plist_t m = plist_new_array();
-        plist_array_append_item(m, plist_new_string("DLMessageCopyItem"));
-        plist_array_append_item(m, plist_new_string(src));
-        plist_array_append_item(m, plist_new_string(root));
-        int64_t code = 0;
-        char *desc = NULL;
-        int r = dl_send(s->fd, m);
-        plist_free(m);
-        if (r != 0 || dl_recv_status(s->fd, &code, &desc, NULL, DL_TIMEOUT_MS) != 0) {
-            free(desc);
-            mb2_log(s, "backup-restore aborted: the connection to the computer broke");
-            s->aborted = true;
-            return;
-        }
-        free(desc);
-        if (code != 0) {
-            mb2_log(s, "backup-restore failed: the computer could not copy the backup");
-            mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error copying the backup at path \"%s\"", src);
-            return;
-        }
-    }
 
     /* the backup's description */
     static const char *const names[] = { "Status.plist", "Manifest.plist", "Manifest.db", "Info.plist" };
@@ -247,6 +280,18 @@ void mb2_restore(struct mb2_session *s, plist_t req)
         mb2_send_result(s, MB2_ERR_DEVICE_FULL, "Not enough free space on the device to restore (%llu bytes needed, %llu free)",
                         (unsigned long long)total, (unsigned long long)s->snap.storage_free);
         goto out;
+    }
+
+    if (!dont_copy) {
+        int r = copy_backup(s, src, todo, ntodo);
+        if (r < 0)
+            goto broken;
+        if (r > 0) {
+            mb2_log(s, "backup-restore failed: the computer could not copy the backup");
+            mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error copying the backup at path \"%s\"", src);
+            goto out;
+        }
+        snprintf(root, sizeof root, "%s-copy", src);
     }
 
     snprintf(staging, sizeof staging, "%s.restoring", s->snap.data_dir);

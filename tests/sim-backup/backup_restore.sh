@@ -105,6 +105,20 @@ expect_eq "phone 0's data is untouched" "$(field devices.0.data_digest)" "$D0"
 expect_eq "no reboot with --no-reboot" "$(field devices.1.boot_count)" "$boots"
 expect_eq "phone 1 still in normal mode" "$(field devices.1.mode)" normal
 
+# --- again, with every option the other way: copy first, remove what the backup lacks,
+# take the settings (device name) from the backup, reboot at the end ------------------------
+mkdir -p "$SIMDEVD_DIR/devices/$U1/data/HomeDomain/Library/Extra"
+echo "not in the backup" > "$SIMDEVD_DIR/devices/$U1/data/HomeDomain/Library/Extra/stray.txt"
+[ "$(field devices.1.data_digest)" != "$D0" ] || fail "a stray file does not change the digest"
+timeout 60 idevicebackup2 -u "$U1" -s "$U0" restore --system --copy --remove --settings "$B" > "$TMP/restore2.out" 2>&1 ||
+    { cat "$TMP/restore2.out" >&2; fail "idevicebackup2 restore --copy --remove --settings exited with $?"; }
+grep -q "Restore Successful." "$TMP/restore2.out" || { cat "$TMP/restore2.out" >&2; fail "second restore not successful"; }
+[ -f "$B/$U0-copy/Manifest.db" ] || fail "--copy: the host holds no copy of the backup"
+"$SIMCTL" --raw log device=1 | grep -q "reboot after backup restore" || fail "no reboot after a restore without --no-reboot"
+wait_mode 1 normal
+expect_eq "phone 1's data after restore --remove" "$(field devices.1.data_digest)" "$D0"
+expect_eq "device name taken from the backup with --settings" "$(field devices.1.name)" "Source"
+
 # --- unplug half way through a restore --------------------------------------------------
 if timeout 60 idevicebackup2 -u "$U2" -s "$U0" restore --system --no-reboot "$B" > "$TMP/unplug.out" 2>&1; then
     cat "$TMP/unplug.out" >&2; fail "a restore interrupted by an unplug succeeded"
