@@ -104,7 +104,8 @@ for s, word, e in gmatch(code, "()([%a_][%w_]*)()") do
   if not glued and not field and not KEYWORDS[word] and prev_word ~= "goto" then
     local after = match(code, "^%s*(.?.?)", e)
     local assigns = sub(after, 1, 1) == "=" and sub(after, 2, 2) ~= "="
-    if prev_word == "function" and prev_prev ~= "local" and sub(after, 1, 1) == "(" and not declared[word] then
+    local defines = prev_word == "function" and match(sub(code, s > 16 and s - 16 or 1, s - 1), "function%s+$")
+    if defines and prev_prev ~= "local" and sub(after, 1, 1) == "(" and not declared[word] then
       add(s, "global function '%s': write 'local function %s'", word, word)
     elseif assigns and depth > 0 then
       -- a table key: { name = ... }

@@ -646,7 +646,7 @@ function api.ladder(l)
   local name, drops_max = l.name or "ladder", l.drops or 2
   local tried, drops = {}, 0
   local well, state = step(name .. ": check", l.check)
-  if well then return true, { tried = tried, state = state } end
+  if well then return true, { tried = tried, state = state, by = "no remedy: it was already well" } end
   for i = 1, #l do
     local r = l[i]
     if type(r) ~= "table" or type(r.name) ~= "string" or type(r.run) ~= "function" then
