@@ -21,7 +21,10 @@ echo 37 > "$root/sys/class/power_supply/BAT0/capacity"
 echo 05e3 > "$root/sys/bus/usb/devices/1-3/idVendor"
 echo 05ac > "$root/sys/bus/usb/devices/1-3.2/idVendor"; echo 1227 > "$root/sys/bus/usb/devices/1-3.2/idProduct"
 echo "CPID:8030 BDID:04 ECID:001A2B3C4D5E6F70" > "$root/sys/bus/usb/devices/1-3.2/serial"
-cp "$(dirname "$0")/../../dist/udev/60-revive.rules" "$root/etc/udev/rules.d/" || exit 1
+# The shipped rule, for a group the runner is in (CI need not be root or in plugdev).
+sed "s/GROUP=\"plugdev\"/GROUP=\"$(id -gn)\"/" "$(dirname "$0")/../../dist/udev/60-revive.rules" \
+  > "$root/etc/udev/rules.d/60-revive.rules" || exit 1
+grep -q "GROUP=\"$(id -gn)\"" "$root/etc/udev/rules.d/60-revive.rules" || { echo "rule not rewritten"; exit 1; }
 # The idevicerestore of Debian 12, whether or not this machine has it.
 printf '#!/bin/sh\necho "idevicerestore 1.0.0"\n' > "$tmp/idevicerestore"; chmod +x "$tmp/idevicerestore"
 export REVIVE_USB_IDEVICERESTORE=$tmp/idevicerestore

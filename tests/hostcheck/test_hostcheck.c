@@ -317,22 +317,56 @@ static void access_group_rule(void **state)
     assert_int_equal(chk.status, RV_CHECK_OK);
     assert_true(has(chk.message, "60-revive.rules"));
 
-    /* A phone in recovery is attached; its node must be open to the group. */
+    /* A phone in recovery is attached; its node must be open to a group the user is in.
+     * The node keeps the owner and group the test runner gave it (no chown: CI is not
+     * root); the user is given that group. */
     usb_dev("2-1", "1281\n", "CPID:8030 BDID:04 ECID:0011223344556677\n", "2\n", "9\n");
     put("dev/bus/usb/002/009", "");
     char node[512];
     snprintf(node, sizeof node, "%s/dev/bus/usb/002/009", root);
-    assert_int_equal(chown(node, 0, 0), 0);
+    struct stat st;
+    assert_int_equal(stat(node, &st), 0);
+    in.gids[in.ngids++] = st.st_gid;
     assert_int_equal(chmod(node, 0600), 0);
     rv_check_usb_access_as(&chk, &in);
     assert_int_equal(chk.status, RV_CHECK_FAIL);
     assert_true(has(chk.message, "recovery mode on port 2-1 cannot be opened"));
     assert_true(has(chk.remedy, "replug"));
-    assert_int_equal(chown(node, 0, gid), 0);
     assert_int_equal(chmod(node, 0660), 0);
     rv_check_usb_access_as(&chk, &in);
     assert_int_equal(chk.status, RV_CHECK_OK);
     assert_true(has(chk.message, "attached devices checked"));
+}
+
+/* The rule revive ships (dist/udev) grants recovery and DFU to plugdev. */
+static void access_shipped_rule(void **state)
+{
+    (void)state;
+    const char *src = getenv("REVIVE_SOURCE_DIR");
+    assert_non_null(src);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/dist/udev/60-revive.rules", src);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    put("etc/udev/rules.d/60-revive.rules", text);
+    struct group *g = getgrnam("plugdev");
+    if (!g)
+        skip();
+    rv_host_cred out = user((gid_t)-1), in = user(g->gr_gid);
+    rv_check chk;
+    rv_check_usb_access_as(&chk, &out);
+    assert_int_equal(chk.status, RV_CHECK_FAIL);
+    assert_true(has(chk.message, "group plugdev"));
+    rv_check_usb_access_as(&chk, &in);
+    assert_int_equal(chk.status, RV_CHECK_OK);
+    /* And uaccess for the person at the seat. */
+    out.local_session = true;
+    rv_check_usb_access_as(&chk, &out);
+    assert_int_equal(chk.status, RV_CHECK_OK);
 }
 
 static void access_uaccess_and_missing_group(void **state)
@@ -584,7 +618,7 @@ int main(void)
         T(power_ac_online), T(power_on_battery), T(power_mouse_battery_does_not_count), T(power_no_supplies),
         T(usb_phone_on_root_port), T(usb_phone_behind_hub), T(usb_nothing_attached),
         T(disk_full_and_fine),
-        T(access_missing_rules), T(access_group_rule), T(access_uaccess_and_missing_group),
+        T(access_missing_rules), T(access_group_rule), T(access_shipped_rule), T(access_uaccess_and_missing_group),
         T(usbmuxd_states), T(sleep_inhibit_degrades),
         T(version_compare), T(versions_and_limits), T(dirs_and_all),
     };
