@@ -397,6 +397,26 @@ static bool udid_matches(const char *serial, const char *udid)
 
 #define MAX_APPLE 64
 
+static bool dev_matches(const rv_usb_dev *u, const char *udid, uint64_t ecid)
+{
+    uint64_t e = 0;
+    return (udid && *udid && udid_matches(u->serial, udid)) || (ecid && serial_ecid(u->serial, &e) && e == ecid);
+}
+
+bool rv_usb_find_device(const char *udid, uint64_t ecid, rv_usb_dev *out)
+{
+    rv_usb_dev devs[MAX_APPLE];
+    size_t total = rv_usb_apple_devices(devs, MAX_APPLE);
+    for (size_t i = 0; i < total && i < MAX_APPLE; i++) {
+        if (dev_matches(&devs[i], udid, ecid)) {
+            if (out)
+                *out = devs[i];
+            return true;
+        }
+    }
+    return false;
+}
+
 static const char *hub_remedy(void)
 {
     return "Plug the phone into a USB port on the computer itself, not a hub, dock, keyboard or monitor: "
@@ -415,12 +435,8 @@ void rv_check_usb_path(rv_check *out, const char *udid, uint64_t ecid)
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
         rv_usb_dev *u = &devs[i];
-        if (any_criteria) {
-            uint64_t e = 0;
-            bool hit = (udid && *udid && udid_matches(u->serial, udid)) || (ecid && serial_ecid(u->serial, &e) && e == ecid);
-            if (!hit)
-                continue;
-        }
+        if (any_criteria && !dev_matches(u, udid, ecid))
+            continue;
         matched++;
         const char *mode = rv_usb_product_mode(u->pid);
         int k;

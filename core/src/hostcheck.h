@@ -52,6 +52,9 @@ typedef struct rv_usb_dev {
 } rv_usb_dev;
 /* Every Apple (05ac) device; returns how many there are (may exceed cap). */
 size_t rv_usb_apple_devices(rv_usb_dev *out, size_t cap);
+/* The Apple device with this UDID (normal mode) or ECID (recovery/DFU); false if it is not
+ * on this computer's bus. For naming a phone by its port ("hub port 2") in prompts. */
+bool rv_usb_find_device(const char *udid, uint64_t ecid, rv_usb_dev *out);
 /* Mode of an Apple USB product id: "dfu", "recovery", "normal" (usbmuxd), or NULL. */
 const char *rv_usb_product_mode(uint16_t pid);
 /* Whether the phone sits behind a hub. Found by UDID (normal mode; the USB serial is the

@@ -206,6 +206,16 @@ static void usb_phone_behind_hub(void **state)
     rv_check_usb_path(&c, NULL, 0);
     assert_int_equal(c.status, RV_CHECK_WARN);
     assert_true(has(c.message, "root port 1-2"));
+    /* Finding a phone's port for a prompt. */
+    rv_usb_dev u;
+    assert_true(rv_usb_find_device(NULL, 0x000A1B2C3D4E5F60ull, &u));
+    assert_string_equal(u.port, "1-3.4");
+    assert_int_equal(u.hubs, 1);
+    assert_int_equal(u.pid, 0x1227);
+    assert_int_equal(u.devnum, 7);
+    assert_true(rv_usb_find_device("00008030001A2B3C4D5E6F70", 0, &u));
+    assert_string_equal(u.port, "1-2");
+    assert_false(rv_usb_find_device("00008030-FFFF", 0x99, &u));
     /* A phone that is not on this bus cannot be judged. */
     rv_check_usb_path(&c, NULL, 0x1234);
     assert_int_equal(c.status, RV_CHECK_WARN);
