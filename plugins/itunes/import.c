@@ -1,0 +1,333 @@
+/*
+ * import.c — the canonical restorable form (iOS 10+ layout, unencrypted) from any
+ * supported input: a folder, an archive, a legacy mbdb backup, an encrypted backup (with
+ * its password) or a forensic decrypted copy.
+ *
+ * The output is built in a temp folder beside out_dir (same filesystem, so the final
+ * rename is atomic), verified there, and only then renamed to out_dir: it appears whole
+ * or not at all, and a failure removes the temp folder. Every file is re-hashed as it is
+ * copied (or decrypted) and its new MBFile records that SHA-1, its plain size, and no
+ * EncryptionKey; fileIDs are recomputed from domain and path. Manifest.plist is
+ * re-marked unencrypted with BackupKeyBag and ManifestKey removed; Manifest.plist,
+ * Status.plist and Info.plist are synthesized when missing, each with a warning.
+ */
+#include "itunes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct imp {
+    ib_ctx *c;
+    ib_backup *b;
+    const char *tmp;
+    sqlite3 *db;
+    sqlite3_stmt *ins;
+    EVP_MD_CTX *md;
+    uint64_t files, bytes, rows;
+} imp;
+
+static int sql_fail(imp *s, int src, const char *what)
+{
+    return ib_fail(s->c, src == SQLITE_FULL ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "sqlite",
+                   src, "writing the new Manifest.db failed (%s): %s", what,
+                   sqlite3_errmsg(s->db));
+}
+
+static int copy_one(imp *s, const ib_entry *e, ib_entry *out)
+{
+    ib_ctx *c = s->c;
+    char rel[45];
+    snprintf(rel, sizeof(rel), "%.2s", out->file_id);
+    char *dir = ib_join(s->tmp, rel);
+    snprintf(rel, sizeof(rel), "%.2s/%s", out->file_id, out->file_id);
+    char *path = ib_join(s->tmp, rel);
+    if (!dir || !path) {
+        free(dir);
+        free(path);
+        return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    }
+    int fd = -1;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        ib_fail(c, errno == ENOSPC ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "os", errno,
+                "cannot create %s: %s", dir, strerror(errno));
+    else if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
+        ib_fail(c, errno == EEXIST ? REVIVE_E_CORRUPT : errno == ENOSPC ? REVIVE_E_NO_SPACE_HOST
+                                                                        : REVIVE_E_IO,
+                "os", errno,
+                errno == EEXIST ? "%s/%s is listed twice in the manifest"
+                                : "cannot create the copy of %s/%s",
+                e->domain, e->path);
+    free(dir);
+    if (fd < 0) {
+        free(path);
+        return c->err.code;
+    }
+    FILE *f = fdopen(fd, "wb");
+    EVP_DigestInit_ex(s->md, EVP_sha1(), NULL);
+    int rc = ib_copy_content(c, s->b, e, f, s->md);
+    if (fclose(f) != 0 && !rc)
+        rc = ib_fail(c, errno == ENOSPC ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "os", errno,
+                     "cannot write %s: %s", path, strerror(errno));
+    if (rc) {
+        free(path);
+        return rc;
+    }
+    unsigned len = 0;
+    EVP_DigestFinal_ex(s->md, out->digest, &len);
+    out->digest_len = 20;
+    struct stat st;
+    if (stat(path, &st) == 0)
+        out->size = (uint64_t)st.st_size;
+    free(path);
+    s->files++;
+    s->bytes += out->size;
+    return REVIVE_OK;
+}
+
+static int on_entry(void *ud, const ib_entry *e)
+{
+    imp *s = ud;
+    ib_ctx *c = s->c;
+    int rc = ib_check_entry_path(c, e);
+    if (rc)
+        return rc;
+    ib_entry o = *e;
+    ib_file_id(e->domain, e->path, o.file_id);
+    o.key = NULL;
+    o.key_len = 0;
+    o.key_class = 0;
+    o.digest_len = 0;
+    if (e->flags == IB_FLAG_FILE) {
+        if ((rc = copy_one(s, e, &o)))
+            return rc;
+    } else {
+        o.size = 0;
+    }
+    uint8_t *blob = NULL;
+    size_t blen = 0;
+    if ((rc = ib_mbfile_encode(c, &o, &blob, &blen)))
+        return rc;
+    sqlite3_reset(s->ins);
+    sqlite3_bind_text(s->ins, 1, o.file_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->ins, 2, o.domain, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->ins, 3, o.path, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s->ins, 4, o.flags);
+    sqlite3_bind_blob(s->ins, 5, blob, (int)blen, free);
+    int src = sqlite3_step(s->ins);
+    if (src == SQLITE_CONSTRAINT)
+        return ib_fail(c, REVIVE_E_CORRUPT, "itunes", 0,
+                       "%s/%s is listed twice in the manifest", e->domain, e->path);
+    if (src != SQLITE_DONE)
+        return sql_fail(s, src, "insert");
+    if ((++s->rows & 1023) == 0) {
+        ib_progress(c, "import", s->rows, 0, "files");
+        if (ib_cancelled(c))
+            return ib_fail(c, REVIVE_E_CANCELLED, NULL, 0, "cancelled");
+    }
+    return REVIVE_OK;
+}
+
+static int write_db(imp *s)
+{
+    char *path = ib_join(s->tmp, "Manifest.db");
+    int src = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    free(path);
+    if (src != SQLITE_OK)
+        return sql_fail(s, src, "open");
+    src = sqlite3_exec(s->db,
+                       "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                       "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, "
+                       "relativePath TEXT, flags INTEGER, file BLOB);"
+                       "CREATE TABLE Properties (key TEXT PRIMARY KEY, value BLOB);"
+                       "BEGIN;", NULL, NULL, NULL);
+    if (src != SQLITE_OK)
+        return sql_fail(s, src, "schema");
+    src = sqlite3_prepare_v2(s->db, "INSERT INTO Files VALUES (?,?,?,?,?)", -1, &s->ins, NULL);
+    if (src != SQLITE_OK)
+        return sql_fail(s, src, "prepare");
+    int rc = ib_foreach(s->c, s->b, on_entry, NULL, s);
+    sqlite3_finalize(s->ins);
+    s->ins = NULL;
+    if (rc)
+        return rc;
+    src = sqlite3_exec(s->db,
+                       "COMMIT;"
+                       "CREATE INDEX FilesDomainIdx ON Files(domain);"
+                       "CREATE INDEX FilesRelativePathIdx ON Files(relativePath);"
+                       "CREATE INDEX FilesFlagsIdx ON Files(flags);", NULL, NULL, NULL);
+    if (src != SQLITE_OK)
+        return sql_fail(s, src, "commit");
+    src = sqlite3_close(s->db);
+    s->db = NULL;
+    return src == SQLITE_OK ? REVIVE_OK : ib_fail(s->c, REVIVE_E_IO, "sqlite", src,
+                                                  "closing the new Manifest.db failed");
+}
+
+static plist_t lockdown_from_info(plist_t info)
+{
+    plist_t l = plist_new_dict();
+    static const char *const map[][2] = {
+        { "Unique Identifier", "UniqueDeviceID" }, { "Product Type", "ProductType" },
+        { "Product Version", "ProductVersion" },   { "Build Version", "BuildVersion" },
+        { "Serial Number", "SerialNumber" },       { "Device Name", "DeviceName" },
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        const char *v = ib_pl_str(info, map[i][0]);
+        if (v)
+            plist_dict_set_item(l, map[i][1], plist_new_string(v));
+    }
+    return l;
+}
+
+static int write_plists(imp *s)
+{
+    ib_ctx *c = s->c;
+    ib_backup *b = s->b;
+    int rc;
+    char *p;
+    time_t now = time(NULL);
+    int32_t mac_now = (int32_t)(now - 978307200);
+
+    plist_t info = b->info ? plist_copy(b->info) : NULL;
+    if (!info) {
+        ib_warn(c, "the backup has no Info.plist; a minimal one was written from "
+                   "Manifest.plist");
+        info = plist_new_dict();
+        plist_t l = b->manifest ? plist_dict_get_item(b->manifest, "Lockdown") : NULL;
+        const char *udid = l ? ib_pl_str(l, "UniqueDeviceID") : NULL;
+        const char *pt = l ? ib_pl_str(l, "ProductType") : NULL;
+        const char *pv = l ? ib_pl_str(l, "ProductVersion") : NULL;
+        if (udid)
+            plist_dict_set_item(info, "Unique Identifier", plist_new_string(udid));
+        if (pt)
+            plist_dict_set_item(info, "Product Type", plist_new_string(pt));
+        if (pv)
+            plist_dict_set_item(info, "Product Version", plist_new_string(pv));
+        plist_dict_set_item(info, "Last Backup Date", plist_new_date(mac_now, 0));
+    }
+    p = ib_join(s->tmp, "Info.plist");
+    rc = ib_write_plist_xml(c, p, info);
+    free(p);
+    if (rc) {
+        plist_free(info);
+        return rc;
+    }
+
+    plist_t man = b->manifest ? plist_copy(b->manifest) : NULL;
+    if (!man) {
+        ib_warn(c, "the backup has no Manifest.plist; one was synthesized from Info.plist "
+                   "(unencrypted, no application list)");
+        man = plist_new_dict();
+        plist_dict_set_item(man, "Lockdown", lockdown_from_info(info));
+        plist_dict_set_item(man, "Applications", plist_new_dict());
+        plist_dict_set_item(man, "Date", plist_new_date(mac_now, 0));
+        plist_dict_set_item(man, "WasPasscodeSet", plist_new_bool(0));
+    }
+    plist_free(info);
+    plist_dict_set_item(man, "IsEncrypted", plist_new_bool(0));
+    plist_dict_remove_item(man, "BackupKeyBag");
+    plist_dict_remove_item(man, "ManifestKey");
+    plist_dict_set_item(man, "Version", plist_new_string("10.0"));
+    p = ib_join(s->tmp, "Manifest.plist");
+    rc = ib_write_plist_xml(c, p, man);
+    free(p);
+    plist_free(man);
+    if (rc)
+        return rc;
+
+    plist_t st = b->status ? plist_copy(b->status) : NULL;
+    if (!st) {
+        ib_warn(c, "the backup has no Status.plist; one was synthesized (a finished full "
+                   "backup)");
+        st = plist_new_dict();
+        uint8_t u[16];
+        char hex[33], uuid[37];
+        RAND_bytes(u, sizeof(u));
+        ib_hex(u, 16, hex);
+        snprintf(uuid, sizeof(uuid), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+                 hex + 16, hex + 20);
+        for (char *q = uuid; *q; q++)
+            if (*q >= 'a' && *q <= 'f')
+                *q = (char)(*q - 32);
+        plist_dict_set_item(st, "UUID", plist_new_string(uuid));
+        plist_dict_set_item(st, "Date", plist_new_date(mac_now, 0));
+        plist_dict_set_item(st, "IsFullBackup", plist_new_bool(1));
+    }
+    plist_dict_set_item(st, "Version", plist_new_string("3.3"));
+    plist_dict_set_item(st, "BackupState", plist_new_string("new"));
+    plist_dict_set_item(st, "SnapshotState", plist_new_string("finished"));
+    p = ib_join(s->tmp, "Status.plist");
+    rc = ib_write_plist_xml(c, p, st);
+    free(p);
+    plist_free(st);
+    return rc;
+}
+
+int ib_import(ib_ctx *c, ib_backup *b, const char *out_dir, uint64_t *files, uint64_t *bytes)
+{
+    struct stat st;
+    if (lstat(out_dir, &st) == 0) {
+        bool empty_dir = false;
+        if (S_ISDIR(st.st_mode) && rmdir(out_dir) == 0) {
+            empty_dir = true; /* an empty folder is taken as "put it here" */
+        }
+        if (!empty_dir)
+            return ib_fail(c, REVIVE_E_INVALID, "itunes", 0,
+                           "%s already exists and is not an empty folder; choose a new one",
+                           out_dir);
+    }
+    size_t n = strlen(out_dir);
+    while (n > 1 && out_dir[n - 1] == '/') /* "out/" -> "out.revive-tmp-..." */
+        n--;
+    char *tmp = malloc(n + 32);
+    if (!tmp)
+        return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    snprintf(tmp, n + 32, "%.*s.revive-tmp-XXXXXX", (int)n, out_dir);
+    if (!mkdtemp(tmp)) {
+        int e = errno;
+        free(tmp);
+        return ib_fail(c, e == ENOSPC ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "os", e,
+                       "cannot create a folder beside %s: %s", out_dir, strerror(e));
+    }
+    chmod(tmp, 0755);
+    imp s = { .c = c, .b = b, .tmp = tmp, .md = EVP_MD_CTX_new() };
+    int rc = s.md ? write_db(&s) : ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    if (s.db)
+        sqlite3_close(s.db);
+    EVP_MD_CTX_free(s.md);
+    if (!rc)
+        rc = write_plists(&s);
+    if (!rc) {
+        /* verify what we wrote before it takes the real name */
+        ib_backup out;
+        unsigned before = c->problems;
+        rc = ib_open(c, tmp, NULL, &out);
+        if (!rc) {
+            rc = ib_verify(c, &out, 0);
+            ib_close(&out);
+        }
+        if (rc)
+            rc = ib_fail(c, rc, "itunes", 0,
+                         "the imported copy did not verify (%u problems); nothing was written "
+                         "to %s: %s", c->problems - before, out_dir, c->err.message);
+    }
+    if (!rc && rename(tmp, out_dir) != 0)
+        rc = ib_fail(c, REVIVE_E_IO, "os", errno, "cannot rename %s to %s: %s", tmp, out_dir,
+                     strerror(errno));
+    if (rc)
+        ib_rmtree(tmp);
+    free(tmp);
+    if (files)
+        *files = s.files;
+    if (bytes)
+        *bytes = s.bytes;
+    return rc;
+}
