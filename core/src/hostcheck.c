@@ -582,7 +582,7 @@ void rv_check_usbmuxd(rv_check *out)
         set(out, "usbmuxd", RV_CHECK_FAIL,
             "Restart it: sudo systemctl restart usbmuxd; then unplug and replug the phone.",
             "usbmuxd is installed but does not answer at %s (%s) although %zu phone%s in normal mode %s attached",
-            sock, strerror(err), normal, normal == 1 ? " is" : "s are", normal == 1 ? "" : "");
+            sock, strerror(err), normal, normal == 1 ? "" : "s", normal == 1 ? "is" : "are");
     else
         set(out, "usbmuxd", RV_CHECK_OK, NULL,
             "usbmuxd is installed and idle (%s: %s); udev starts it when a phone is plugged in", sock, strerror(err));

@@ -435,6 +435,7 @@ static void usbmuxd_states(void **state)
     rv_check_usbmuxd(&c);
     assert_int_equal(c.status, RV_CHECK_FAIL);
     assert_true(has(c.remedy, "systemctl restart usbmuxd"));
+    assert_true(has(c.message, "although 1 phone in normal mode is attached"));
 
     char sock[512];
     snprintf(sock, sizeof sock, "%s/var/run", root);
