@@ -202,6 +202,14 @@ local function go_live()
   end
   if not ok then error(e, 0) end
   local m = host.call("mode")
+  -- The same phone? Compare ECIDs where both are known (DFU may not tell).
+  local started = host.records[1] or {}
+  local was = type(started.device) == "table" and started.device.ecid or nil
+  local info = host.call("info")
+  if was and info and info.ecid and info.ecid ~= was then
+    fault("invalid", "this run was started on the phone with ECID %s; the phone here has ECID %s",
+          tostring(was), tostring(info.ecid))
+  end
   host.journal("device_found", { mode = m and m.mode or "unknown" })
   emit("resumed", { mode = m and m.mode or "unknown" })
 end
@@ -330,8 +338,9 @@ local KINDS = {
 }
 
 -- The gate every destructive verb passes (see the top of this file).
+local policy = {} -- the header's policy, copied when the run starts (runner.main)
+
 local function destructive(kind)
-  local policy = spec and spec.policy or {}
   if policy[kind] ~= true then
     fault("policy", "this playbook's policy does not allow '%s' (%s); a playbook that may do it says "
           .. "policy = { %s = true }", kind, KINDS[kind], kind)
@@ -826,6 +835,7 @@ function runner.main(pb)
     fault("playbook", "%s must end with `return playbook { ... }`", cfg.playbook)
   end
   spec = pb
+  for k, v in pairs(pb.policy) do policy[k] = v end -- later changes to pb.policy do nothing
   local started = host.records[1]
   local params, journaled
   if resuming then

@@ -17,6 +17,7 @@ void fake_init(struct fake *f)
     memset(f, 0, sizeof *f);
     snprintf(f->mode, sizeof f->mode, "normal");
     snprintf(f->product_type, sizeof f->product_type, "iPhone10,1");
+    f->ecid = 0x1234;
     f->confirm_answer = true;
     f->person_obeys = true;
 }
@@ -88,7 +89,7 @@ static int device_call(void *ctx, const char *verb, const revive_field *args, si
     } else if (strcmp(verb, "info") == 0) {
         put_str(put, ud, "product_type", f->product_type);
         put_str(put, ud, "mode", f->mode);
-        revive_field e = REVIVE_FIELD_INT("ecid", 0x1234);
+        revive_field e = REVIVE_FIELD_INT("ecid", f->ecid);
         put(ud, &e);
     } else if (strcmp(verb, "backup") == 0) {
         put_str(put, ud, "path", "/backups/fake");

@@ -10,6 +10,7 @@
 struct fake {
     char mode[16];                /* what "mode" answers */
     char product_type[32];
+    int64_t ecid;
     bool confirm_answer;
     int confirms, prompts, sleeps, events;
     double clock, slept;

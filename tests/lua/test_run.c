@@ -213,6 +213,29 @@ static void test_changed_playbook_refused_unless_forced(void **s)
     assert_int_equal(fake_count(&F, "restore_firmware"), 0);
 }
 
+static void test_resume_refuses_another_phone(void **s)
+{
+    (void)s;
+    write_book(CRASHY);
+    run_until_crash("shutdown", 1, (struct opts){.yes = true});
+    fake_init(&F);
+    F.ecid = 0x9999;
+    assert_int_equal(run_book((struct opts){.resume = true, .yes = true}), REVIVE_E_INVALID);
+    assert_non_null(strstr(err.message, "ECID"));
+    assert_int_equal(fake_count(&F, "shutdown"), 0);
+}
+
+static void test_policy_cannot_change_at_run_time(void **s)
+{
+    (void)s;
+    write_book("local pb\n"
+               "pb = playbook { name = 't', summary = 'a test', policy = {},\n"
+               "  run = function() pb.policy.restore_backup = true device.restore_backup{path = '/b'} return outcome.fixed() end }\n"
+               "return pb\n");
+    assert_int_equal(run_book((struct opts){.yes = true}), REVIVE_E_POLICY);
+    assert_int_equal(fake_count(&F, "restore_backup"), 0);
+}
+
 static void test_policy_gates_destructive_verbs(void **s)
 {
     (void)s;
@@ -474,6 +497,8 @@ int main(void)
         T(test_crash_inside_destructive_step_reruns_it_once),
         T(test_changed_playbook_refused_unless_forced),
         T(test_policy_gates_destructive_verbs),
+        T(test_resume_refuses_another_phone),
+        T(test_policy_cannot_change_at_run_time),
         T(test_backup_then_consent_before_erase),
         T(test_declined_consent_changes_nothing),
         T(test_waived_backup_is_journaled),
