@@ -318,6 +318,9 @@ static int dispatch(struct afc_conn *c, uint64_t num, uint64_t op, const unsigne
         break;
     }
     /* handle operations: the handle is the first 8 bytes */
+    if (op != AFC_OP_FILE_CLOSE && op != AFC_OP_FILE_LOCK && op != AFC_OP_FILE_READ && op != AFC_OP_FILE_WRITE &&
+        op != AFC_OP_FILE_SEEK && op != AFC_OP_FILE_TELL && op != AFC_OP_FILE_SET_SIZE)
+        return send_status(c, num, AFC_ERR_NOT_SUPPORTED);
     if (dlen < 8)
         return send_status(c, num, AFC_ERR_INVALID_ARG);
     uint64_t h = le64(data);
