@@ -1334,6 +1334,39 @@ void rv_check_dir(rv_check *out, int which)
     snprintf(out->name, sizeof out->name, "%s", name);
 }
 
+/* ---- device facts ------------------------------------------------------------------ */
+
+void rv_check_device_battery(rv_check *out, int percent, bool charging, int min_percent)
+{
+    char remedy[256];
+    snprintf(remedy, sizeof remedy,
+             "Charge the phone to at least %d%% before going on (a phone that dies mid-restore comes back in "
+             "recovery mode); leave it on the charger or on a port that charges.", min_percent);
+    if (percent < 0)
+        set(out, "device.battery", RV_CHECK_WARN, "Check the battery on the phone's screen before going on.",
+            "the phone's battery level is unknown (recovery/DFU mode does not report it)");
+    else if (percent < min_percent && !charging)
+        set(out, "device.battery", RV_CHECK_FAIL, remedy, "battery at %d%%, not charging (needs %d%%)", percent, min_percent);
+    else if (percent < min_percent)
+        set(out, "device.battery", RV_CHECK_WARN, remedy, "battery at %d%%, charging (needs %d%%)", percent, min_percent);
+    else
+        set(out, "device.battery", RV_CHECK_OK, NULL, "battery at %d%%%s", percent, charging ? ", charging" : "");
+}
+
+void rv_check_device_storage(rv_check *out, uint64_t free_bytes, uint64_t need_bytes)
+{
+    char f[32], n[32], remedy[256];
+    human(free_bytes, f, sizeof f);
+    human(need_bytes, n, sizeof n);
+    snprintf(remedy, sizeof remedy,
+             "Free at least %s on the phone (Settings > General > iPhone Storage: offload apps, delete videos), "
+             "or restore a smaller backup.", n);
+    if (free_bytes < need_bytes)
+        set(out, "device.storage", RV_CHECK_FAIL, remedy, "%s free on the phone; %s needed", f, n);
+    else
+        set(out, "device.storage", RV_CHECK_OK, NULL, "%s free on the phone (%s needed)", f, n);
+}
+
 /* ---- all -------------------------------------------------------------------------- */
 
 size_t rv_host_checks_all(rv_check *out, size_t cap)

@@ -108,6 +108,14 @@ int rv_version_compare(const char *a, const char *b);
  * writable, and has room: the cache wants 10 GB (firmware), the state 256 MB (journals). */
 void rv_check_dir(rv_check *out, int which);
 
+/* Device facts the runtime has read (transport info), judged with the same shape, so a
+ * playbook's preflight reads alike for host and phone. percent < 0: unknown (warn).
+ * Battery: fail below min_percent when not charging, warn below it while charging (it
+ * will get there), ok at or above it. */
+void rv_check_device_battery(rv_check *out, int percent, bool charging, int min_percent);
+/* Free storage on the phone against what is about to be written (a backup to restore). */
+void rv_check_device_storage(rv_check *out, uint64_t free_bytes, uint64_t need_bytes);
+
 /* Everything doctor runs: dirs, power, sleep, usbmuxd, access, USB paths, versions. */
 #define RV_HOST_CHECKS_MAX 16
 size_t rv_host_checks_all(rv_check *out, size_t cap);

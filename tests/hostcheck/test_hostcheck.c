@@ -586,6 +586,30 @@ static void versions_and_limits(void **state)
     assert_true(has(c->remedy, "usb.idevicerestore"));
 }
 
+/* ---- device facts ---- */
+
+static void device_battery_and_storage(void **state)
+{
+    (void)state;
+    rv_check c;
+    rv_check_device_battery(&c, 3, false, 20);
+    assert_int_equal(c.status, RV_CHECK_FAIL);
+    assert_true(has(c.message, "3%"));
+    assert_true(has(c.remedy, "at least 20%"));
+    rv_check_device_battery(&c, 3, true, 20);
+    assert_int_equal(c.status, RV_CHECK_WARN);
+    rv_check_device_battery(&c, 20, false, 20);
+    assert_int_equal(c.status, RV_CHECK_OK);
+    rv_check_device_battery(&c, -1, false, 20);
+    assert_int_equal(c.status, RV_CHECK_WARN);
+    assert_string_equal(c.name, "device.battery");
+    rv_check_device_storage(&c, 1000, 2000);
+    assert_int_equal(c.status, RV_CHECK_FAIL);
+    assert_string_equal(c.name, "device.storage");
+    rv_check_device_storage(&c, 2000, 2000);
+    assert_int_equal(c.status, RV_CHECK_OK);
+}
+
 /* ---- directories and all ---- */
 
 static void dirs_and_all(void **state)
@@ -631,7 +655,7 @@ int main(void)
         T(disk_full_and_fine),
         T(access_missing_rules), T(access_group_rule), T(access_shipped_rule), T(access_uaccess_and_missing_group),
         T(usbmuxd_states), T(sleep_inhibit_degrades),
-        T(version_compare), T(versions_and_limits), T(dirs_and_all),
+        T(version_compare), T(versions_and_limits), T(device_battery_and_storage), T(dirs_and_all),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[200];
