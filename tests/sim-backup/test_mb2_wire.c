@@ -288,13 +288,18 @@ static void test_hello_without_common_version(void **state)
 static void test_hostile_bytes(void **state)
 {
     struct fx *f = *state;
-    static const struct { const char *what; const char *bytes; size_t len; } cases[] = {
-        { "random bytes", "\x13\x37\xde\xad\xbe\xef\x00\x01", 8 },
-        { "a 4 GiB length", "\xff\xff\xff\xff" "bplist00", 12 },
-        { "a zero length", "\x00\x00\x00\x00", 4 },
-        { "a truncated body", "\x00\x00\x01\x00" "bplist00\xd1", 13 },
-        { "a dict, not a DL array", "\x00\x00\x00\x2b" "<?xml version=\"1.0\"?><plist><dict/></plist>", 47 },
-        { "an array of ints", "\x00\x00\x00\x49" "<?xml version=\"1.0\"?><plist><array><integer>1</integer></array></plist>", 77 },
+#define RAW(s) { s, sizeof s - 1, false }
+#define FRAMED(s) { s, sizeof s - 1, true }
+    static const struct { const char *bytes; size_t len; bool framed; } cases[] = {
+        RAW("\x13\x37\xde\xad\xbe\xef\x00\x01"),                 /* random bytes */
+        RAW("\xff\xff\xff\xff" "bplist00"),                        /* a 4 GiB length */
+        RAW("\x00\x00\x00\x00"),                                   /* a zero length */
+        RAW("\x00\x00\x01\x00" "bplist00\xd1"),                   /* a truncated body */
+        FRAMED("<?xml version=\"1.0\"?><plist><dict/></plist>"),   /* a dict, not a DL array */
+        FRAMED("<?xml version=\"1.0\"?><plist><array><integer>1</integer></array></plist>"),
+        FRAMED("<?xml version=\"1.0\"?><plist><array><string>DLMessageProcessMessage</string>"
+               "<string>not a dict</string></array></plist>"),
+        FRAMED("bplist00garbage-garbage-garbage-garbage"),          /* a broken binary plist */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         for (int after_hello = 0; after_hello < 2; after_hello++) {
@@ -302,6 +307,8 @@ static void test_hostile_bytes(void **state)
             handshake(f);
             if (after_hello)
                 hello(f);
+            if (cases[i].framed)
+                put32(f->host, (uint32_t)cases[i].len);
             dl_write_full(f->host, cases[i].bytes, cases[i].len);
             finish(f);
         }
