@@ -18,7 +18,7 @@ phone boots:
   spent: "needs a person", with what was tried, the phone's state and the next step.
 
 Parameters:
-  firmware  string   "latest"  a firmware path, URL or catalog query
+  firmware  string   "latest"  a firmware path, URL, source query, or latest/version/build
   attempts  integer  2         tries of each restore when the error is worth retrying
   boot_wait integer  300       seconds to wait for the phone to boot after a remedy
 
@@ -80,9 +80,9 @@ return playbook {
         end },
       { name = "update restore with fresh firmware",
         run = function()
-          local r, err = step("fetch fresh firmware", function() return device.fetch{ query = p.firmware, refresh = true } end)
-          if not r then return nil, err end
-          return restore(r.path, false)
+          local fw, err = rescue.firmware(p.firmware, true)
+          if not fw then return nil, err end
+          return restore(fw, false)
         end },
       { name = "force restart",
         run = function() return booted_after(person.force_restart()) end },

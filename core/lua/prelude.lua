@@ -203,8 +203,10 @@ local function go_live()
   if not ok then error(e, 0) end
   local m = host.call("mode")
   -- The same phone? Compare ECIDs where both are known (DFU may not tell).
-  local started = host.records[1] or {}
-  local was = type(started.device) == "table" and started.device.ecid or nil
+  local was
+  for _, r in ipairs(host.records) do
+    if r.type == "device" and type(r.identity) == "table" then was = r.identity.ecid end
+  end
   local info = host.call("info")
   if was and info and info.ecid and info.ecid ~= was then
     fault("invalid", "this run was started on the phone with ECID %s; the phone here has ECID %s",
@@ -854,11 +856,13 @@ function runner.main(pb)
     host.journal("resumed", { sha256 = cfg.sha256, forced = started.sha256 ~= cfg.sha256 })
   else
     params, journaled = resolve_params(pb.params, cfg.params, nil)
-    local info = host.call("info")
+    -- The start is journaled before anything crosses to the engine, so a crash at any
+    -- later moment leaves a run that resumes with its own parameters.
     host.journal("run_started", { playbook = cfg.playbook, name = pb.name, sha256 = cfg.sha256,
-                                  params = journaled, device = info or {}, yes = cfg.yes,
-                                  waive_backup = cfg.waive_backup })
+                                  params = journaled, yes = cfg.yes, waive_backup = cfg.waive_backup })
     if cfg.waive_backup then host.journal("waiver", { what = "backups before destructive actions", by = "--waive-backup" }) end
+    local info, err = host.call("info")
+    host.journal("device", info and { identity = info } or { error = encode_error(err) })
   end
   emit("run_started", { playbook = pb.name, run = cfg.run_id, resume = resuming })
   local res = pack(pcall(pb.run, params))

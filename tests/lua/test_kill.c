@@ -49,9 +49,11 @@ static int child_run(bool resume, const char *run_id, char *outcome)
     assert_true(pid >= 0);
     if (pid == 0) {
         const char *path[] = {libdir, NULL};
+        /* A phone that does not answer cannot tell its model: give the firmware as a file. */
+        const char *fw[] = {"firmware=/firmware/fake.ipsw", NULL};
         const char *none[] = {NULL};
         struct rv_run_config cfg = {.size = sizeof cfg, .playbook = book, .lib_path = path,
-            .params = none, .state_dir = state, .run_id = run_id, .resume = resume, .yes = true};
+            .params = resume ? none : fw, .state_dir = state, .run_id = run_id, .resume = resume, .yes = true};
         revive_error err;
         int rc = rv_run(&cfg, &fake_ops, F, shared_outcome, 32, &err);
         if (rc != REVIVE_OK)

@@ -18,12 +18,24 @@ function M.health()
   return true, "normal"
 end
 
---- firmware(query) -> path or nil, err: a local, verified firmware file. query is a path,
---- a URL or a catalog query such as "latest"; the source plugins (or the simulator's
---- synthetic catalog under --sim) turn it into a file.
-function M.firmware(query)
-  return step("fetch firmware", function()
-    local r, err = device.fetch{ query = query }
+--- firmware(query, refresh) -> path or nil, err: a local, verified firmware file.
+--- query is a path, a URL, a source query ("firmware:iPhone12,1:latest"), or just
+--- "latest", a version ("17.5") or a build ("21F79") for this phone's model. The source
+--- plugins (or the simulator's synthetic catalog under --sim) turn it into a file;
+--- refresh = true fetches again instead of using the cache.
+function M.firmware(query, refresh)
+  return step(refresh and "fetch fresh firmware" or "fetch firmware", function()
+    local q = query
+    if not q:find("[:/]") then
+      local info = device.info()
+      local model = info and info.product_type
+      if not model or model == "" then
+        return nil, errors.new("not_found", "the phone's model is not known in this mode, so '" .. q
+          .. "' cannot be looked up; give the firmware with --set firmware=PATH")
+      end
+      q = "firmware:" .. model .. ":" .. q
+    end
+    local r, err = device.fetch{ query = q, refresh = refresh or nil }
     if not r then return nil, err end
     return r.path
   end)
