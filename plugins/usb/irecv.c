@@ -9,7 +9,7 @@
  * landed. The same events feed the hotplug watch. The identity is the ECID in the USB
  * serial string ("CPID:8030 ... ECID:001A2B3C4D5E6F70 ... SRTG:[iBoot-...]").
  *
- * An action opens the device by ECID (irecv_open_with_ecid_and_attempts), does one thing
+ * An action opens the device by ECID (irecv_open_with_ecid, a few quick tries), does one thing
  * and closes it: a device rebooting or being unplugged never leaves a handle behind.
  */
 #include "usb.h"
@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <libusb.h>
 
 static revive_mode mode_of(int irecv_mode)
 {
@@ -146,6 +148,51 @@ static void on_irecv_event(const irecv_device_event_t *ev, void *user)
     }
 }
 
+/* What libusb sees of recovery/DFU devices, without libirecovery: how many there are and
+ * whether this user may open them. libirecovery 1.0.0 answers "unable to connect" both
+ * for "no such device" and for "access denied", and list() must know how many devices
+ * its first enumeration will report; this tells both apart cheaply. */
+typedef struct rec_probe {
+    int devices;        /* Apple devices in recovery, DFU or WTF mode */
+    int denied;         /* of which this user may not open */
+} rec_probe;
+
+static bool recovery_pid(uint16_t pid)
+{
+    return pid == IRECV_K_RECOVERY_MODE_1 || pid == IRECV_K_RECOVERY_MODE_2 ||
+           pid == IRECV_K_RECOVERY_MODE_3 || pid == IRECV_K_RECOVERY_MODE_4 ||
+           pid == IRECV_K_DFU_MODE || pid == IRECV_K_WTF_MODE;
+}
+
+static rec_probe probe_usb(bool try_open)
+{
+    rec_probe r = { 0, 0 };
+    libusb_context *ctx = NULL;
+    if (libusb_init(&ctx) != 0)
+        return r;
+    libusb_device **list = NULL;
+    ssize_t n = libusb_get_device_list(ctx, &list);
+    for (ssize_t i = 0; i < n; i++) {
+        struct libusb_device_descriptor dd;
+        if (libusb_get_device_descriptor(list[i], &dd) != 0 || dd.idVendor != 0x05ac ||
+            !recovery_pid(dd.idProduct))
+            continue;
+        r.devices++;
+        if (try_open) {
+            libusb_device_handle *h = NULL;
+            int e = libusb_open(list[i], &h);
+            if (e == LIBUSB_ERROR_ACCESS)
+                r.denied++;
+            if (h)
+                libusb_close(h);
+        }
+    }
+    if (n >= 0)
+        libusb_free_device_list(list, 1);
+    libusb_exit(ctx);
+    return r;
+}
+
 int usb_rec_start(usb_state *st)
 {
     pthread_mutex_lock(&st->lock);
@@ -185,13 +232,23 @@ int usb_rec_list(usb_state *st, revive_call *call, revive_device_id *out, size_t
     int rc = usb_rec_start(st);
     if (rc != REVIVE_OK)
         return rc;
+    /* Wait for libirecovery's first enumeration only as long as it still owes us devices
+     * that libusb already sees (none present: no wait at all). */
     double settle = usb_config_seconds(st, call, "usb.irecv_settle", 1.0);
     pthread_mutex_lock(&st->lock);
-    double wait = st->irecv_started + settle - usb_now();
+    double deadline = st->irecv_started + settle;
     pthread_mutex_unlock(&st->lock);
-    if (wait > 0) {
-        struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
-        nanosleep(&ts, NULL);
+    if (usb_now() < deadline) {
+        rec_probe pr = probe_usb(false);
+        for (;;) {
+            pthread_mutex_lock(&st->lock);
+            size_t have = st->nrec;
+            pthread_mutex_unlock(&st->lock);
+            if ((int)have >= pr.devices || usb_now() >= deadline)
+                break;
+            struct timespec ts = { 0, 20 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+        }
     }
     pthread_mutex_lock(&st->lock);
     for (size_t i = 0; i < st->nrec; i++)
@@ -206,10 +263,27 @@ int usb_rec_list(usb_state *st, revive_call *call, revive_device_id *out, size_t
 static int open_dev(usb_state *st, revive_call *call, const revive_device_id *id, irecv_client_t *c)
 {
     *c = NULL;
-    irecv_error_t e = irecv_open_with_ecid_and_attempts(c, id->ecid, 3);
-    if (e != IRECV_E_SUCCESS)
-        return usb_fail_irecv(st, call, e, "opening the device in recovery/DFU mode");
-    return REVIVE_OK;
+    irecv_error_t e = IRECV_E_UNABLE_TO_CONNECT;
+    /* a device that just changed mode may still be enumerating: a few quick tries (not
+     * irecv_open_with_ecid_and_attempts, which sleeps a whole second between tries) */
+    for (int i = 0; i < 3; i++) {
+        e = irecv_open_with_ecid(c, id->ecid);
+        if (e == IRECV_E_SUCCESS)
+            return REVIVE_OK;
+        if (*c) {
+            irecv_close(*c);
+            *c = NULL;
+        }
+        struct timespec ts = { 0, 200 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    if (e == IRECV_E_UNABLE_TO_CONNECT) {
+        rec_probe pr = probe_usb(true);
+        if (pr.denied)
+            return usb_fail_irecv(st, call, IRECV_E_UNABLE_TO_CONNECT, "opening the device in recovery/DFU mode");
+        e = IRECV_E_NO_DEVICE; /* libirecovery's "unable to connect" meant "not found" */
+    }
+    return usb_fail_irecv(st, call, e, "opening the device in recovery/DFU mode");
 }
 
 static void put_env(usb_state *st, revive_call *call, irecv_client_t c, const char *var,
