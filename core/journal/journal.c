@@ -471,7 +471,8 @@ int rv_journal_runs(const char *state_dir, json_t **runs, revive_error *err)
 
 static void describe(json_t *r, char *buf, size_t cap)
 {
-    const char *keys[] = {"step", "playbook", "outcome", "question", "answer", "message", "reason", NULL};
+    const char *keys[] = {"step", "playbook", "outcome", "summary", "state", "question", "answer",
+                          "by", "mode", "message", "what", NULL};
     size_t used = 0;
     buf[0] = '\0';
     for (const char **k = keys; *k; k++) {
@@ -488,6 +489,17 @@ static void describe(json_t *r, char *buf, size_t cap)
         used += (size_t)n;
     }
     json_t *e = json_object_get(r, "error");
+    /* A step that returned nil, err: its error is the second recorded value. */
+    json_t *second = json_object_get(json_object_get(r, "values"), "2");
+    if (!e && json_is_object(second))
+        e = json_object_get(second, "__error");
+    json_t *id = json_object_get(r, "identity");
+    if (json_is_object(id) && used < cap) {
+        int n = snprintf(buf + used, cap - used, "%sphone=%s", used ? " " : "",
+                         json_string_value(json_object_get(id, "product_type")) ? json_string_value(json_object_get(id, "product_type")) : "?");
+        if (n > 0 && (size_t)n < cap - used)
+            used += (size_t)n;
+    }
     if (json_is_object(e) && used < cap)
         snprintf(buf + used, cap - used, "%serror=%s: %s", used ? " " : "",
                  json_string_value(json_object_get(e, "name")) ? json_string_value(json_object_get(e, "name")) : "?",

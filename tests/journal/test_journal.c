@@ -197,7 +197,11 @@ static void test_runs_listing_and_timeline(void **s)
 {
     (void)s;
     rv_journal *a = new_run("a-finished", 3);
-    json_t *f = json_pack("{s:s}", "outcome", "fixed");
+    json_t *f = json_pack("{s:s, s:{s:{s:{s:s, s:s}}}}", "step", "restore", "values", "2", "__error",
+                          "name", "timeout", "message", "too slow");
+    assert_int_equal(rv_journal_append(a, "step_finished", f, &err), REVIVE_OK);
+    json_decref(f);
+    f = json_pack("{s:s}", "outcome", "fixed");
     assert_int_equal(rv_journal_append(a, "outcome", f, &err), REVIVE_OK);
     json_decref(f);
     char path[256];
@@ -227,6 +231,7 @@ static void test_runs_listing_and_timeline(void **s)
     assert_non_null(strstr(buf, "run_started"));
     assert_non_null(strstr(buf, "outcome=fixed"));
     assert_non_null(strstr(buf, "step=backup"));
+    assert_non_null(strstr(buf, "step=restore error=timeout: too slow"));
     free(buf);
 }
 
