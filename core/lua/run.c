@@ -16,8 +16,21 @@
 #include <string.h>
 #include <unistd.h>
 
-extern const char rvl_lua_prelude[];
-extern const size_t rvl_lua_prelude_len;
+/* The runtime's own Lua, compiled in by embed.cmake: the prelude and its parts. */
+extern const char rvl_lua_prelude[], rvl_lua_device[], rvl_lua_person[], rvl_lua_flow[], rvl_lua_run[];
+extern const size_t rvl_lua_prelude_len, rvl_lua_device_len, rvl_lua_person_len, rvl_lua_flow_len,
+    rvl_lua_run_len;
+
+static const struct {
+    const char *name;
+    const char *src;
+    const size_t *len;
+} parts[] = {
+    {"device", rvl_lua_device, &rvl_lua_device_len},
+    {"person", rvl_lua_person, &rvl_lua_person_len},
+    {"flow", rvl_lua_flow, &rvl_lua_flow_len},
+    {"run", rvl_lua_run, &rvl_lua_run_len},
+};
 
 #define RVL_DEFAULT_BUDGET (200ull * 1000 * 1000)
 #define RVL_DEFAULT_MEMORY ((size_t)32 << 20)
@@ -38,7 +51,15 @@ int rvl_install_api(rvl_sandbox *sb, struct rvl_run *run, revive_error *err)
     if (rc)
         return rc;
     rvl_push_host(L, run);
-    if ((rc = rvl_sandbox_pcall(sb, 1, 2, err)) != REVIVE_OK)
+    lua_createtable(L, 0, (int)(sizeof parts / sizeof parts[0]));
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        char chunk[32];
+        snprintf(chunk, sizeof chunk, "=%s", parts[i].name);
+        if ((rc = rvl_sandbox_load(sb, parts[i].src, *parts[i].len, chunk, 0, err)) != REVIVE_OK)
+            return rc;
+        lua_setfield(L, -2, parts[i].name);
+    }
+    if ((rc = rvl_sandbox_pcall(sb, 2, 2, err)) != REVIVE_OK)
         return rc;
     /* [api, runner] */
     lua_pushnil(L);

@@ -1,0 +1,125 @@
+--[[
+person.lua — a person's part: guided button sequences for the exact model (the model
+table is scripts/lib/revive/models.lua), with countdowns on the engine's clock, that end
+when the device is seen in the expected mode; the cable-and-port prompt; confirm.
+]]
+local rt = ...
+local type, pairs, ipairs, next, select, tostring, tonumber, error, pcall, setmetatable,
+      rawget, getmetatable, require =
+      type, pairs, ipairs, next, select, tostring, tonumber, error, pcall, setmetatable,
+      rawget, getmetatable, require
+local pack, unpack, concat, sort = table.pack, table.unpack, table.concat, table.sort
+local fmt, min, max, mtype = string.format, math.min, math.max, math.type
+local host, cfg, api = rt.host, rt.cfg, rt.api
+local fault, as_error, encode_error, emit, step, implicit, mark =
+      rt.fault, rt.as_error, rt.encode_error, rt.emit, rt.step, rt.implicit, rt.mark
+local errors = rt.errors
+
+local sanitize, mode_list = rt.sanitize, rt.mode_list
+
+
+local person = {}
+
+local function countdown(phases)
+  for i, ph in ipairs(phases) do
+    emit("countdown", { phase = i, phases = #phases, text = ph.text, seconds = ph.seconds or 0 })
+    local s = ph.seconds or 0
+    while s > 0 do
+      host.sleep(1)
+      s = s - 1
+      emit("countdown_tick", { phase = i, remaining = s })
+    end
+  end
+end
+
+-- A guided button sequence (force restart, DFU, recovery) for this exact model, repeated
+-- until the device is seen in one of `targets`, or the person gives up.
+local function guided(kind, targets, opts)
+  opts = sanitize(opts, "person." .. kind)
+  return implicit("person." .. kind, function()
+    local models = require("revive.models")
+    local info = host.call("info") or {}
+    local g = models.guide(kind, info.product_type)
+    local attempts = opts.attempts or 3
+    for attempt = 1, attempts do
+      host.journal("prompt", { question = g.title, model = g.model, attempt = attempt })
+      emit("prompt", { title = g.title, text = concat(g.lines, "\n"), model = g.model })
+      if g.phases then
+        countdown({ { text = "Get ready: fingers on the buttons", seconds = 3 } })
+        countdown(g.phases)
+      end
+      local ok, e = host.prompt_until(g.title, g.wait_lines or g.lines, targets, opts.timeout or g.timeout or 30)
+      if ok then
+        host.journal("answer", { question = g.title, answer = "seen in " .. concat(targets, "/") })
+        return true
+      end
+      if e.name ~= "timeout" then return nil, e end
+      if attempt < attempts then
+        local again = true
+        if not cfg.yes then again = host.confirm(g.retry or "The phone did not respond yet. Try the steps again?") end
+        host.journal("answer", { question = "try again", answer = again and true or false })
+        if not again then break end
+      end
+    end
+    return nil, host.error("timeout", fmt("the phone did not reach %s mode after the %s steps", concat(targets, " or "), kind))
+  end)
+end
+
+--- person.force_restart{timeout = 60, attempts = 3, modes = {...}} -> true or nil, err
+function person.force_restart(opts)
+  local modes = opts and opts.modes or { "normal", "recovery" }
+  local o = {}
+  if opts then o.timeout, o.attempts = opts.timeout, opts.attempts end
+  return guided("force_restart", mode_list(modes, "person.force_restart"), o)
+end
+
+--- person.dfu{timeout = 20, attempts = 3} -> true or nil, err
+function person.dfu(opts) return guided("dfu", { "dfu" }, opts) end
+
+--- person.recovery{timeout = 60, attempts = 3} -> true or nil, err
+function person.recovery(opts) return guided("recovery", { "recovery" }, opts) end
+
+--- person.check_cable{timeout = 300} -> true or nil, err: change the cable and port.
+function person.check_cable(opts)
+  opts = sanitize(opts, "person.check_cable")
+  return implicit("person.check_cable", function()
+    local title = "The phone keeps disconnecting"
+    host.journal("prompt", { question = title })
+    local ok, e = host.prompt_until(title, {
+      "1. Unplug the cable from the phone and the computer.",
+      "2. Use another cable if you have one (an Apple cable or an MFi-certified one).",
+      "3. Plug it into a USB port on the computer itself, not a hub, dock or keyboard.",
+      "4. Leave the phone connected; revive goes on when it sees it.",
+    }, { "normal", "recovery", "dfu", "restore" }, opts.timeout or 300)
+    if ok then host.journal("answer", { question = title, answer = "reconnected" }) end
+    return ok, e
+  end)
+end
+
+--- person.say(title, lines): show instructions without waiting.
+function person.say(title, lines)
+  if type(title) ~= "string" then fault("invalid", "person.say(title, lines)") end
+  local text = type(lines) == "table" and concat(lines, "\n") or tostring(lines or "")
+  emit("prompt", { title = title, text = text })
+end
+
+api.person = person
+
+--- confirm(question) -> true or false (or nil, err when cancelled). --yes answers yes.
+function api.confirm(question)
+  if type(question) ~= "string" then fault("invalid", "confirm(question)") end
+  return implicit("confirm", function()
+    host.journal("prompt", { question = question })
+    local yes, e = true, nil
+    if not cfg.yes then yes, e = host.confirm(question) end
+    if yes == nil then return nil, e end
+    host.journal("answer", { question = question, answer = yes, by = cfg.yes and "--yes" or "person" })
+    return yes
+  end)
+end
+
+--- ladder{ name = ..., check = fn, drops = 2, { name = ..., run = fn, when = fn }, ... }
+--- -> well, report. check() returns well (boolean) and a state (string); each remedy runs
+--- (if its when(state) says so) as a step, and check runs after each. A remedy that
+--- fails with "disconnected" `drops` times brings the cable-and-port prompt, then is
+--- tried once more. report = { tried = {{remedy, result, state}...}, state, by }.
