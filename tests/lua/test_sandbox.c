@@ -76,6 +76,11 @@ static void test_ordinary_lua_works(void **s)
     expect_true("local ok, v = xpcall(function() error('x') end, function(e) return 'handled ' .. e.message end) return not ok and v:find('handled') == 1");
     expect_true("local f = load('return 1 + 1') return f() == 2");
     expect_true("return select('#', pcall(function() return 1, 2, 3 end)) == 4");
+    /* Yields pass through the sandbox's pcall and xpcall (they are continuation-aware). */
+    expect_true("local co = coroutine.wrap(function() local ok, v = pcall(function() return coroutine.yield(1) + 1 end) "
+                "coroutine.yield(ok and v) end) return co() == 1 and co(41) == 42");
+    expect_true("local co = coroutine.wrap(function() xpcall(function() coroutine.yield('in') end, function() end) return 'out' end) "
+                "return co() == 'in' and co() == 'out'");
 }
 
 static void test_bytecode_refused(void **s)
