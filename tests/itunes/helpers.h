@@ -19,7 +19,7 @@
 typedef struct rec {
     unsigned problems, warnings, items, domains;
     char last_problem[256];     /* "problem path" of the last problem */
-    char all[16384];            /* every problem as "problem:path\n", truncated */
+    char all[262144];           /* every problem as "problem:path\n", truncated */
     const char *password;       /* answered to secret(); NULL: PASSWORD_NEEDED */
     unsigned secret_calls;
 } rec;
