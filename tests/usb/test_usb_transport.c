@@ -2,7 +2,7 @@
  * test_usb_transport.c — the usb plugin's transport against simdevd, through the
  * plugin's descriptor as loaded with dlopen. One subtest per run:
  *   test_usb_transport SUBTEST      (list, info, enter-recovery, reboot, shutdown,
- *                                    hotplug, pair-trust, pair-deny, pair-timeout,
+ *                                    hotplug, pair-trust, pair-deny, pair-timeout, pair-locked,
  *                                    gone, usbmuxd-gone)
  */
 #include <pthread.h>
@@ -19,6 +19,10 @@ static const char HEALTHY[] =
     "\"ecid\":\"0x1A2B3C4D5E6F\",\"name\":\"Alice\",\"ios_version\":\"16.7.2\",\"build_version\":\"20H115\","
     "\"battery\":80,\"charging\":true,\"storage_total\":68719476736,\"storage_free\":21474836480,"
     "\"data\":{\"seed\":1,\"files\":4,\"bytes\":4096}}]}";
+
+static const char LOCKED[] =
+    "{\"name\":\"t-locked\",\"time_scale\":100,\"devices\":[{\"product_type\":\"iPhone12,1\","
+    "\"ecid\":\"0x2B3C4D5E6F71\",\"name\":\"Eve\",\"paired\":false,\"passcode\":true,\"trust_after\":\"never\"}]}";
 
 static const char UNTRUSTED[] =
     "{\"name\":\"t-untrusted\",\"time_scale\":100,\"devices\":[{\"product_type\":\"iPhone12,1\","
@@ -245,6 +249,31 @@ static void pair_case(const char *answer)
     th_call_free(job.c);
 }
 
+/* A locked phone first asks to be unlocked, then shows the Trust dialog. */
+static void t_pair_locked(void)
+{
+    revive_device_id d = first_device();
+    struct info_job job = { .d = d, .c = th_call_new(), .rc = -1 };
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, info_thread, &job) == 0);
+    for (int k = 0; k < 100 && th_count_events(job.c, "prompt", "unlock") == 0; k++)
+        usleep(50000);
+    CHECK(th_count_events(job.c, "prompt", "unlock") == 1);
+    CHECK(th_count_events(job.c, "prompt", "trust") == 0);
+    json_t *r = sim_ctl("{\"cmd\":\"set\",\"device\":0,\"passcode\":false}");
+    CHECK(r);
+    json_decref(r);
+    for (int k = 0; k < 100 && th_count_events(job.c, "prompt", "trust") == 0; k++)
+        usleep(50000);
+    CHECK(th_count_events(job.c, "prompt", "trust") == 1);
+    r = sim_ctl("{\"cmd\":\"trust\",\"device\":0}");
+    CHECK(r);
+    json_decref(r);
+    pthread_join(t, NULL);
+    CHECK(job.rc == REVIVE_OK);
+    th_call_free(job.c);
+}
+
 static void t_gone(void)
 {
     revive_device_id d = first_device();
@@ -298,7 +327,7 @@ int main(int argc, char **argv)
     }
     const char *t = argv[1];
     bool untrusted = !strncmp(t, "pair-", 5);
-    sim_start(untrusted ? UNTRUSTED : HEALTHY);
+    sim_start(!strcmp(t, "pair-locked") ? LOCKED : untrusted ? UNTRUSTED : HEALTHY);
     load();
     if (!strcmp(t, "list"))
         t_list();
@@ -319,7 +348,9 @@ int main(int argc, char **argv)
     else if (!strcmp(t, "pair-timeout")) {
         th_config_set("usb.pair_timeout", "1");
         pair_case(NULL);
-    } else if (!strcmp(t, "gone"))
+    } else if (!strcmp(t, "pair-locked"))
+        t_pair_locked();
+    else if (!strcmp(t, "gone"))
         t_gone();
     else if (!strcmp(t, "usbmuxd-gone"))
         t_usbmuxd_gone();
