@@ -20,6 +20,7 @@ enum {
     MB2_ERR_STATUS = 103,            /* Status.plist unreadable or not "finished" */
     MB2_ERR_HOST_FULL = 105,         /* not enough free space on the computer */
     MB2_ERR_DEVICE_FULL = 106,       /* not enough free space on the phone for a restore */
+    MB2_ERR_PASSWORD = 206,          /* encrypted backup: no password, or the wrong one */
     MB2_ERR_BACKUP_DATA = 205,       /* backup properties/database unreadable, transfers failed */
     MB2_ERR_BAD_REQUEST = 207,       /* a request without the fields it needs */
 };

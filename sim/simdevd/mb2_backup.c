@@ -26,6 +26,7 @@
 #include "dl.h"
 #include "dl_xfer.h"
 #include "mb2.h"
+#include "mb2_crypto.h"
 #include "mb2_manifest.h"
 
 #define BATCH_FILES 32
@@ -179,11 +180,14 @@ void mb2_backup(struct mb2_session *s, plist_t req)
         mb2_send_result(s, MB2_ERR_BAD_REQUEST, "Backup needs a valid TargetIdentifier");
         return;
     }
-    if (snap->backup_password[0]) {
-        mb2_log(s, "backup refused: encrypted backups are not simulated");
-        mb2_send_result(s, MB2_ERR_NOT_SIMULATED,
-                        "This device has a backup password (WillEncrypt) and the simulator cannot make "
-                        "encrypted backups; remove backup_password from the scenario to back it up");
+    /* A backup password means an encrypted backup: a fresh keybag protected by it. */
+    bool encrypted = snap->backup_password[0] != '\0';
+    struct mb2_keybag kb;
+    unsigned char *keybag = NULL;
+    size_t keybag_len = 0;
+    if (encrypted && mb2_keybag_create(snap->backup_password, MB2_SIM_DPIC, &kb, &keybag, &keybag_len) != 0) {
+        mb2_log(s, "backup failed: cannot make the backup keybag");
+        mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error creating the backup keybag");
         return;
     }
 
@@ -197,7 +201,8 @@ void mb2_backup(struct mb2_session *s, plist_t req)
     uint64_t total = 0;
     for (size_t i = 0; i < nfiles; i++)
         total += files[i].size;
-    mb2_log(s, "backup started: %zu files, %llu bytes", nfiles, (unsigned long long)total);
+    mb2_log(s, "backup started: %zu files, %llu bytes%s", nfiles, (unsigned long long)total,
+            encrypted ? ", encrypted" : "");
 
     struct mb2_entry *ents = NULL;
     size_t nents = 0, cap = 0;
@@ -294,16 +299,35 @@ void mb2_backup(struct mb2_session *s, plist_t req)
         for (size_t i = start; i < end; i++) {
             snprintf(local, sizeof local, "%s/%s/%s", snap->data_dir, ents[i].domain, ents[i].relpath);
             snprintf(path, sizeof path, "%s/%.2s/%s", udid, ents[i].file_id, ents[i].file_id);
-            int fd = open(local, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd < 0 || sha1_fd(fd, ents[i].digest) != 0) {
-                if (fd >= 0)
+            uint64_t wire_size = ents[i].size;
+            int fd;
+            if (encrypted) {
+                /* its own key, wrapped with the class key; the host stores ciphertext */
+                unsigned char key[32];
+                char enc[4400];
+                snprintf(enc, sizeof enc, "%s/file.enc", s->work);
+                struct stat est;
+                if (mb2_new_file_key(&kb, key, ents[i].enc_key) != 0 || mb2_cbc_file(key, true, local, enc) != 0 ||
+                    (fd = open(enc, O_RDONLY | O_CLOEXEC)) < 0)
+                    goto local_failed;
+                ents[i].has_key = true;
+                if (fstat(fd, &est) != 0) {
                     close(fd);
-                goto local_failed;
+                    goto local_failed;
+                }
+                wire_size = (uint64_t)est.st_size;
+            } else {
+                fd = open(local, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 || sha1_fd(fd, ents[i].digest) != 0) {
+                    if (fd >= 0)
+                        close(fd);
+                    goto local_failed;
+                }
+                ents[i].has_digest = true;
             }
-            ents[i].has_digest = true;
             char devname[1400];
             snprintf(devname, sizeof devname, "%s/%s", ents[i].domain, ents[i].relpath);
-            r = dl_upload_file(s->fd, devname, path, fd, ents[i].size, on_progress, &prog);
+            r = dl_upload_file(s->fd, devname, path, fd, wire_size, on_progress, &prog);
             close(fd);
             if (r == -2 || (r == 0 && ents[i].size == 0 && !on_progress(&prog, 0)))
                 goto interrupted;
@@ -334,6 +358,18 @@ void mb2_backup(struct mb2_session *s, plist_t req)
     snprintf(snap_db, sizeof snap_db, "%s/Manifest.db", snapdir);
     snprintf(snap_plist, sizeof snap_plist, "%s/Manifest.plist", snapdir);
     snprintf(final_db, sizeof final_db, "%s/Manifest.db", udid);
+    unsigned char manifest_key[MB2_ENC_KEY_LEN];
+    if (encrypted) {
+        unsigned char key[32];
+        char plain[4400];
+        snprintf(plain, sizeof plain, "%s.plain", local);
+        if (rename(local, plain) != 0 || mb2_new_file_key(&kb, key, manifest_key) != 0 ||
+            mb2_cbc_file(key, true, plain, local) != 0) {
+            mb2_log(s, "backup failed: cannot encrypt Manifest.db");
+            mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error encrypting the backup database");
+            goto out;
+        }
+    }
     r = make_dir(s, snapdir);
     if (r == 0)
         r = upload_local_file(s, local, snap_db, &code);
@@ -343,7 +379,9 @@ void mb2_backup(struct mb2_session *s, plist_t req)
         goto broken;
     if (r > 0 || code != 0)
         goto host_failed;
-    plist_t manifest = mb2_manifest_plist_new(snap, false);
+    plist_t manifest = mb2_manifest_plist_new(snap, encrypted);
+    if (encrypted)
+        mb2_manifest_plist_set_keys(manifest, keybag, keybag_len, manifest_key);
     r = upload_plist(s, snap_plist, manifest, &code);
     plist_free(manifest);
     if (r < 0)
@@ -380,7 +418,8 @@ void mb2_backup(struct mb2_session *s, plist_t req)
         goto broken;
     if (code != 0)
         goto host_failed;
-    mb2_log(s, "backup finished: %zu files, %llu bytes", nfiles, (unsigned long long)total);
+    mb2_log(s, "backup finished: %zu files, %llu bytes%s", nfiles, (unsigned long long)total,
+            encrypted ? ", encrypted" : "");
     mb2_send_result(s, MB2_OK, NULL);
     goto out;
 
@@ -402,6 +441,7 @@ broken:
     mb2_log(s, "backup aborted: the connection to the computer broke");
     s->aborted = true;
 out:
+    free(keybag);
     mb2_entries_free(ents, nents);
     sim_data_list_free(files, nfiles);
 }

@@ -62,7 +62,16 @@ plist_t mb2_mbfile_new(const struct mb2_entry *e, uint64_t inode)
         plist_dict_set_item(f, "Digest", plist_new_uid(next++));
         plist_array_append_item(objects, plist_new_data((const char *)e->digest, 20));
     }
-    plist_dict_set_item(f, "$class", plist_new_uid(next++));
+    if (e->has_key) {
+        plist_dict_set_item(f, "EncryptionKey", plist_new_uid(next++));
+        plist_t k = plist_new_dict();
+        plist_dict_set_item(k, "NS.data", plist_new_data((const char *)e->enc_key, sizeof e->enc_key));
+        plist_dict_set_item(k, "$class", plist_new_uid(next + 1));
+        plist_array_append_item(objects, k);
+        plist_dict_set_item(f, "$class", plist_new_uid(next++));
+    } else {
+        plist_dict_set_item(f, "$class", plist_new_uid(next++));
+    }
     plist_t cls = plist_new_dict();
     plist_dict_set_item(cls, "$classname", plist_new_string("MBFile"));
     plist_t classes = plist_new_array();
@@ -70,6 +79,16 @@ plist_t mb2_mbfile_new(const struct mb2_entry *e, uint64_t inode)
     plist_array_append_item(classes, plist_new_string("NSObject"));
     plist_dict_set_item(cls, "$classes", classes);
     plist_array_append_item(objects, cls);
+    if (e->has_key) {
+        plist_t dcls = plist_new_dict();
+        plist_dict_set_item(dcls, "$classname", plist_new_string("NSMutableData"));
+        plist_t dclasses = plist_new_array();
+        plist_array_append_item(dclasses, plist_new_string("NSMutableData"));
+        plist_array_append_item(dclasses, plist_new_string("NSData"));
+        plist_array_append_item(dclasses, plist_new_string("NSObject"));
+        plist_dict_set_item(dcls, "$classes", dclasses);
+        plist_array_append_item(objects, dcls);
+    }
 
     plist_dict_set_item(f, "Birth", plist_new_uint((uint64_t)e->mtime));
     plist_dict_set_item(f, "Flags", plist_new_uint(0));
@@ -159,6 +178,20 @@ int mb2_mbfile_parse(const void *blob, size_t len, struct mb2_entry *out, char *
         }
         memcpy(out->digest, p, 20);
         out->has_digest = true;
+    }
+    out->has_key = false;
+    plist_t ek = plist_dict_get_item(f, "EncryptionKey");
+    if (ek) {
+        plist_t obj = deref(objects, ek);
+        plist_t data = (obj && plist_get_node_type(obj) == PLIST_DICT) ? plist_dict_get_item(obj, "NS.data") : obj;
+        uint64_t klen = 0;
+        const char *p = (data && plist_get_node_type(data) == PLIST_DATA) ? plist_get_data_ptr(data, &klen) : NULL;
+        if (!p || klen != sizeof out->enc_key) {
+            seterr(err, errlen, "MBFile EncryptionKey is not 44 bytes");
+            goto out;
+        }
+        memcpy(out->enc_key, p, sizeof out->enc_key);
+        out->has_key = true;
     }
     rc = 0;
 out:
@@ -331,6 +364,13 @@ plist_t mb2_manifest_plist_new(const struct sim_device *d, bool encrypted)
     plist_dict_set_item(m, "WasPasscodeSet", plist_new_bool(d->passcode_set));
     plist_dict_set_item(m, "Date", plist_new_date((int32_t)(time(NULL) - MAC_EPOCH), 0));
     return m;
+}
+
+void mb2_manifest_plist_set_keys(plist_t manifest, const unsigned char *keybag, size_t keybag_len,
+                                 const unsigned char manifest_key[44])
+{
+    plist_dict_set_item(manifest, "BackupKeyBag", plist_new_data((const char *)keybag, keybag_len));
+    plist_dict_set_item(manifest, "ManifestKey", plist_new_data((const char *)manifest_key, 44));
 }
 
 plist_t mb2_status_plist_new(const char *snapshot_state, bool full, const char *uuid)

@@ -33,6 +33,8 @@ struct mb2_entry {
     int64_t mtime;
     bool has_digest;
     unsigned char digest[20];  /* SHA-1 of the content (files of unencrypted backups) */
+    bool has_key;
+    unsigned char enc_key[44]; /* EncryptionKey: class (LE) + wrapped file key (encrypted backups) */
 };
 
 void mb2_file_id(const char *domain, const char *relpath, char out[41]);
@@ -52,6 +54,9 @@ void mb2_entries_free(struct mb2_entry *entries, size_t n);
 
 /* Manifest.plist and Status.plist contents for a backup of d (lock held for d). */
 plist_t mb2_manifest_plist_new(const struct sim_device *d, bool encrypted);
+/* Adds BackupKeyBag and ManifestKey (class + wrapped key) to an encrypted Manifest.plist. */
+void mb2_manifest_plist_set_keys(plist_t manifest, const unsigned char *keybag, size_t keybag_len,
+                                 const unsigned char manifest_key[44]);
 plist_t mb2_status_plist_new(const char *snapshot_state, bool full, const char *uuid);
 
 #endif

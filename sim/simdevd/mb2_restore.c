@@ -1,11 +1,13 @@
 /* mb2_restore.c: the Restore request, device side.
  *
  * The phone pulls everything from the host with DLMessageDownloadFiles: first the
- * backup's Status.plist (must say "finished"), Manifest.plist (must not be encrypted:
- * the simulator cannot decrypt), Manifest.db and Info.plist, then every file the
- * manifest lists, in batches. Each file lands in a staging folder beside the data
+ * backup's Status.plist (must say "finished"), Manifest.plist, Manifest.db and
+ * Info.plist, then every file the manifest lists, in batches. An encrypted backup needs
+ * the Password option: it unlocks the keybag, ManifestKey decrypts Manifest.db and each
+ * file's EncryptionKey its content. Each file lands in a staging folder beside the data
  * (<data_dir>.restoring, the simulator's /var/.backup.i) and is checked as a phone
- * checks it: its size against the MBFile's Size, its SHA-1 against the MBFile's Digest.
+ * checks it: its size against the MBFile's Size, its SHA-1 against the MBFile's Digest
+ * (unencrypted backups) or its CBC padding (encrypted ones).
  * Only when every file arrived whole are they moved into the data; a failed or
  * interrupted restore leaves the phone's data as it was. Options honoured:
  *   RestoreSystemFiles      restore system domains too (otherwise they are skipped)
@@ -30,6 +32,7 @@
 #include "dl.h"
 #include "dl_xfer.h"
 #include "mb2.h"
+#include "mb2_crypto.h"
 #include "mb2_manifest.h"
 
 #define BATCH_FILES 32
@@ -50,12 +53,14 @@ static bool on_progress(void *ctx, uint64_t bytes)
 struct sink {
     int fd;
     EVP_MD_CTX *sha;
-    uint64_t limit, got;
+    uint64_t limit, got;        /* plaintext: what the manifest promised, what was written */
+    struct mb2_cbc *dec;        /* encrypted backups: decrypts on the way in */
+    uint64_t wire;              /* bytes received */
+    unsigned char *plain;       /* decryption buffer */
 };
 
-static int to_file(void *ctx, const void *buf, size_t len)
+static int write_plain(struct sink *k, const void *buf, size_t len)
 {
-    struct sink *k = ctx;
     if (k->got + len > k->limit)
         return -1;   /* more than the manifest promised: refuse, the size check reports it */
     EVP_DigestUpdate(k->sha, buf, len);
@@ -71,6 +76,20 @@ static int to_file(void *ctx, const void *buf, size_t len)
         k->got += (uint64_t)w;
     }
     return 0;
+}
+
+static int to_file(void *ctx, const void *buf, size_t len)
+{
+    struct sink *k = ctx;
+    if (!k->dec)
+        return write_plain(k, buf, len);
+    k->wire += len;
+    if (k->wire > k->limit + 16 || len > 65536)
+        return -1;   /* more ciphertext than Size plus padding */
+    size_t n = 0;
+    if (mb2_cbc_update(k->dec, buf, len, k->plain, &n) != 0)
+        return -1;
+    return write_plain(k, k->plain, n);
 }
 
 static const char *str_opt(plist_t dict, const char *key)
@@ -223,6 +242,8 @@ void mb2_restore(struct mb2_session *s, plist_t req)
     struct mb2_entry *ents = NULL;
     size_t nents = 0;
     struct mb2_entry **todo = NULL;
+    bool encrypted = false;
+    struct mb2_keybag kb;
     size_t ntodo = 0, skipped = 0;
     char staging[4200] = "";
     char err[400];
@@ -238,9 +259,34 @@ void mb2_restore(struct mb2_session *s, plist_t req)
         goto out;
     }
     if (mb2_opt_bool(manifest, "IsEncrypted", false)) {
-        mb2_log(s, "backup-restore refused: encrypted backups are not simulated");
-        mb2_send_result(s, MB2_ERR_NOT_SIMULATED, "The backup is encrypted and the simulator cannot decrypt backups");
-        goto out;
+        /* unlock the keybag with the password the host sent, decrypt Manifest.db */
+        encrypted = true;
+        const char *password = str_opt(opts, "Password");
+        plist_t bag = plist_dict_get_item(manifest, "BackupKeyBag");
+        plist_t mk = plist_dict_get_item(manifest, "ManifestKey");
+        uint64_t bag_len = 0, mk_len = 0;
+        const char *bag_p = bag && plist_get_node_type(bag) == PLIST_DATA ? plist_get_data_ptr(bag, &bag_len) : NULL;
+        const char *mk_p = mk && plist_get_node_type(mk) == PLIST_DATA ? plist_get_data_ptr(mk, &mk_len) : NULL;
+        if (!password || !*password) {
+            mb2_log(s, "backup-restore failed: the backup is encrypted and no password was given");
+            mb2_send_result(s, MB2_ERR_PASSWORD, "The backup is encrypted: a backup password is required");
+            goto out;
+        }
+        int u = bag_p && mk_p && mk_len == MB2_ENC_KEY_LEN ? mb2_keybag_unlock(bag_p, bag_len, password, &kb) : -1;
+        if (u == -2) {
+            mb2_log(s, "backup-restore failed: wrong backup password");
+            mb2_send_result(s, MB2_ERR_PASSWORD, "The backup password is not correct");
+            goto out;
+        }
+        unsigned char key[32];
+        char plain[4400];
+        snprintf(plain, sizeof plain, "%s.plain", lp[2]);
+        if (u != 0 || !ok[2] || mb2_file_key(&kb, (const unsigned char *)mk_p, key) != 0 ||
+            mb2_cbc_file(key, false, lp[2], plain) != 0 || rename(plain, lp[2]) != 0) {
+            mb2_log(s, "backup-restore failed: the backup's keybag or encrypted Manifest.db is unreadable");
+            mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error reading backup properties: the keybag or the encrypted database is unreadable");
+            goto out;
+        }
     }
     if (!ok[2] || mb2_manifest_db_read(lp[2], &ents, &nents, err, sizeof err) != 0) {
         if (!ok[2])
@@ -265,6 +311,11 @@ void mb2_restore(struct mb2_session *s, plist_t req)
             mb2_log(s, "backup-restore failed: manifest entry %s names an invalid file", e->file_id);
             mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error reading backup database: entry %s (%s-%s) is not valid",
                             e->file_id, e->domain, e->relpath);
+            goto out;
+        }
+        if (encrypted && !e->has_key) {
+            mb2_log(s, "backup-restore failed: manifest entry %s has no EncryptionKey", e->file_id);
+            mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error reading backup database: entry %s has no EncryptionKey", e->file_id);
             goto out;
         }
         if (!system_files && sim_data_domain_is_system(e->domain)) {
@@ -338,16 +389,37 @@ void mb2_restore(struct mb2_session *s, plist_t req)
             if (staged_path(staging, e, local, sizeof local) != 0 || sim_data_mkparents(local) != 0)
                 goto broken;
             struct sink k = { .limit = e->size };
+            bool key_ok = true;
+            if (encrypted) {
+                unsigned char key[32];
+                key_ok = mb2_file_key(&kb, e->enc_key, key) == 0;
+                k.dec = key_ok ? mb2_cbc_new(key, false) : NULL;
+                k.plain = malloc(65536 + 32);
+                if ((key_ok && !k.dec) || !k.plain) {
+                    mb2_cbc_free(k.dec);
+                    free(k.plain);
+                    goto broken;
+                }
+            }
             k.fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
             k.sha = EVP_MD_CTX_new();
             if (k.fd < 0 || !k.sha || EVP_DigestInit_ex(k.sha, EVP_sha1(), NULL) != 1) {
                 if (k.fd >= 0)
                     close(k.fd);
                 EVP_MD_CTX_free(k.sha);
+                mb2_cbc_free(k.dec);
+                free(k.plain);
                 goto broken;
             }
             struct dl_file_result res;
-            r = dl_download_body(s->fd, to_file, &k, on_progress, &prog, &res, DL_TIMEOUT_MS);
+            r = dl_download_body(s->fd, key_ok ? to_file : NULL, &k, on_progress, &prog, &res, DL_TIMEOUT_MS);
+            bool decrypted = !encrypted;
+            if (encrypted && key_ok && r == 0 && res.ok && !res.sink_failed) {
+                size_t n = 0;
+                decrypted = mb2_cbc_final(k.dec, k.plain, &n) == 0 && write_plain(&k, k.plain, n) == 0;
+            }
+            mb2_cbc_free(k.dec);
+            free(k.plain);
             unsigned char md[20];
             unsigned int mdlen = 0;
             EVP_DigestFinal_ex(k.sha, md, &mdlen);
@@ -362,7 +434,11 @@ void mb2_restore(struct mb2_session *s, plist_t req)
             const char *why = NULL;
             if (!res.ok)
                 why = res.error[0] ? res.error : "the computer could not send it";
-            else if (res.bytes != e->size || res.sink_failed)
+            else if (!key_ok)
+                why = "its EncryptionKey does not unwrap with the backup's keybag";
+            else if (!decrypted && !res.sink_failed)
+                why = "it does not decrypt with its EncryptionKey";
+            else if ((encrypted ? k.got : res.bytes) != e->size || res.sink_failed)
                 why = "its size does not match the manifest's Size";
             else if (e->has_digest && memcmp(md, e->digest, 20) != 0)
                 why = "its SHA-1 does not match the manifest's Digest";

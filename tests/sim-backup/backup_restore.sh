@@ -3,24 +3,28 @@
 # a full backup that `info` and `list` read back and whose Manifest.db describes every
 # file of the phone with the right SHA-1s; a restore of it into a second phone that then
 # holds the same data (same digest); and the failures a phone reports: an unplug half
-# way through a restore, a corrupted file in the backup, a phone without room, a phone
-# whose backups would be encrypted. In every failure the target phone's data is unchanged.
+# way through a restore, a corrupted file in the backup, a phone without room. A phone
+# with a backup password, whose encrypted backup an independent reader decrypts and which
+# restores into another phone with the password (and not without, or with a wrong one).
+# In every failure the target phone's data is unchanged.
 . "$REVIVE_SOURCE_DIR/tests/interop/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 command -v idevicebackup2 > /dev/null || fail "idevicebackup2 (libimobiledevice-utils) is not installed"
 command -v python3 > /dev/null || fail "python3 is needed to check Manifest.db"
+python3 -c "import cryptography" 2> /dev/null || fail "python3-cryptography is needed to decrypt the encrypted backup independently"
 
 start_sim "$HERE/phones.json"
 B="$TMP/backup"
 mkdir -p "$B"
 U0=$(field devices.0.udid); U1=$(field devices.1.udid); U2=$(field devices.2.udid)
 U3=$(field devices.3.udid); U4=$(field devices.4.udid); U5=$(field devices.5.udid)
+U6=$(field devices.6.udid)
 
 # Work around: simdevd's default pair records carry no EscrowBag, and idevicebackup2
 # starts mobilebackup2 with lockdownd_start_service_with_escrow_bag, which refuses
 # without one. Real pair records have it (the phone returns it from Pair). Make the
 # records exist, then add a bag if the core did not write one.
-for u in "$U0" "$U1" "$U2" "$U3" "$U4" "$U5"; do
+for u in "$U0" "$U1" "$U2" "$U3" "$U4" "$U5" "$U6"; do
     ideviceinfo -u "$u" -k UniqueDeviceID > /dev/null || fail "ideviceinfo -u $u"
 done
 python3 - "$SIMDEVD_DIR/pairrecords" <<'PY' || fail "cannot add EscrowBag to the pair records"
@@ -151,11 +155,75 @@ fi
 grep -q "ErrorCode 106: Not enough free space on the device" "$TMP/full.out" || { cat "$TMP/full.out" >&2; fail "no device-full error"; }
 expect_eq "phone 4's data after a refused restore" "$(field devices.4.data_digest)" "$D4"
 
-# --- encryption is refused, not faked -----------------------------------------------------
+# --- encrypted backups: a phone with a backup password ---------------------------------------
+# The backup is checked with an independent reader (Python's cryptography package), the
+# way third-party tools decrypt iOS 10.2+ backups: keybag -> passcode key -> class keys,
+# ManifestKey -> Manifest.db, each MBFile's EncryptionKey -> the file.
 expect_eq "WillEncrypt with a backup password" "$(ideviceinfo -u "$U5" -q com.apple.mobile.backup -k WillEncrypt)" true
+D5=$(field devices.5.data_digest); D6=$(field devices.6.data_digest)
 mkdir -p "$TMP/enc"
-if timeout 60 idevicebackup2 -u "$U5" backup --full "$TMP/enc" > "$TMP/enc.out" 2>&1; then
-    fail "an encrypted backup was reported successful"
+timeout 60 idevicebackup2 -u "$U5" backup --full "$TMP/enc" > "$TMP/enc.out" 2>&1 ||
+    { cat "$TMP/enc.out" >&2; fail "encrypted backup exited with $?"; }
+grep -q "Backup will be encrypted." "$TMP/enc.out" || fail "idevicebackup2 was not told the backup is encrypted"
+grep -q "Backup Successful." "$TMP/enc.out" || { cat "$TMP/enc.out" >&2; fail "encrypted backup not successful"; }
+python3 - "$TMP/enc/$U5" "$SIMDEVD_DIR/devices/$U5/data" 1234 <<'PY' || fail "the encrypted backup does not decrypt as an iOS 10.2+ backup"
+import hashlib, os, plistlib, sqlite3, struct, sys
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
+bdir, data, password = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+mf = plistlib.load(open(os.path.join(bdir, "Manifest.plist"), "rb"))
+assert mf["IsEncrypted"] is True
+bag, attrs, classes, cur = mf["BackupKeyBag"], {}, {}, None
+i = 0
+while i + 8 <= len(bag):
+    tag, n = bag[i:i + 4], struct.unpack(">L", bag[i + 4:i + 8])[0]
+    v = bag[i + 8:i + 8 + n]; i += 8 + n
+    if n == 4: v = struct.unpack(">L", v)[0]
+    if tag == b"UUID" and "UUID" not in attrs: attrs["UUID"] = v
+    elif tag == b"WRAP" and "WRAP" not in attrs: attrs["WRAP"] = v
+    elif tag == b"UUID":
+        if cur: classes[cur[b"CLAS"]] = cur
+        cur = {b"UUID": v}
+    elif tag in (b"CLAS", b"WRAP", b"WPKY", b"KTYP", b"PBKY"): cur[tag] = v
+    else: attrs[tag.decode()] = v
+classes[cur[b"CLAS"]] = cur
+assert attrs["TYPE"] == 1
+k1 = hashlib.pbkdf2_hmac("sha256", password, attrs["DPSL"], attrs["DPIC"], 32)
+pk = hashlib.pbkdf2_hmac("sha1", k1, attrs["SALT"], attrs["ITER"], 32)
+keys = {c: aes_key_unwrap(pk, ck[b"WPKY"]) for c, ck in classes.items() if ck[b"WRAP"] & 2}
+def dec(key, blob):
+    d = Cipher(algorithms.AES(key), modes.CBC(b"\0" * 16)).decryptor()
+    out = d.update(blob) + d.finalize()
+    return out[:-out[-1]]
+mk = mf["ManifestKey"]
+mkey = aes_key_unwrap(keys[struct.unpack("<l", mk[:4])[0]], mk[4:])
+dbfile = os.path.join(os.path.dirname(bdir), "plain-Manifest.db")
+open(dbfile, "wb").write(dec(mkey, open(os.path.join(bdir, "Manifest.db"), "rb").read()))
+rows = sqlite3.connect(dbfile).execute("SELECT fileID, domain, relativePath, file FROM Files WHERE flags = 1").fetchall()
+nphone = sum(len(f) for _, _, f in os.walk(data))
+assert len(rows) == nphone, f"{len(rows)} rows, {nphone} files"
+for fid, dom, rel, blob in rows:
+    arc = plistlib.loads(blob); objs = arc["$objects"]; mb = objs[arc["$top"]["root"].data]
+    ek = objs[mb["EncryptionKey"].data]["NS.data"]
+    fkey = aes_key_unwrap(keys[mb["ProtectionClass"]], ek[4:])
+    stored = open(os.path.join(bdir, fid[:2], fid), "rb").read()
+    plain = dec(fkey, stored)
+    orig = open(os.path.join(data, dom, rel), "rb").read()
+    assert plain == orig, f"{dom}-{rel} does not decrypt to the phone's file"
+    assert len(orig) < 16 or stored[:16] != orig[:16], f"{dom}-{rel} stored in clear"
+    assert mb["Size"] == len(orig)
+PY
+# idevicebackup2 itself refuses an encrypted restore without a password.
+if timeout 60 idevicebackup2 -u "$U6" -s "$U5" restore --system --no-reboot "$TMP/enc" > "$TMP/encnopw.out" 2>&1; then
+    fail "restore of an encrypted backup without a password succeeded"
 fi
-grep -q "ErrorCode 2: .*cannot make encrypted backups" "$TMP/enc.out" || { cat "$TMP/enc.out" >&2; fail "no encryption refusal"; }
+if timeout 60 idevicebackup2 -u "$U6" -s "$U5" restore --system --no-reboot --password wrong "$TMP/enc" > "$TMP/encbad.out" 2>&1; then
+    fail "restore of an encrypted backup with a wrong password succeeded"
+fi
+grep -q "ErrorCode 206: The backup password is not correct" "$TMP/encbad.out" || { cat "$TMP/encbad.out" >&2; fail "no wrong-password error"; }
+expect_eq "phone 6's data after a wrong password" "$(field devices.6.data_digest)" "$D6"
+timeout 60 idevicebackup2 -u "$U6" -s "$U5" restore --system --no-reboot --password 1234 "$TMP/enc" > "$TMP/encok.out" 2>&1 ||
+    { cat "$TMP/encok.out" >&2; fail "encrypted restore exited with $?"; }
+grep -q "Restore Successful." "$TMP/encok.out" || { cat "$TMP/encok.out" >&2; fail "encrypted restore not successful"; }
+expect_eq "phone 6's data after restoring the encrypted backup" "$(field devices.6.data_digest)" "$D5"
 echo "ok"
