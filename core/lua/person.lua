@@ -34,6 +34,25 @@ end
 
 -- A guided button sequence (force restart, DFU, recovery) for this exact model, repeated
 -- until the device is seen in one of `targets`, or the person gives up.
+local function has(list, x)
+  for _, v in ipairs(list) do if v == x then return true end end
+  return false
+end
+
+-- Wait, showing the instructions, until the phone is in one of `targets`. When it is in
+-- one already (a force restart of a phone in recovery), seeing it there proves nothing:
+-- it has to leave the bus first (the restart) and then come back.
+local function reached(g, targets, timeout)
+  local now = host.call("mode")
+  if now and has(targets, now.mode) then
+    local ok, e = host.prompt_until(g.title, g.wait_lines or g.lines, { "off" }, timeout)
+    if not ok then return nil, e end
+    emit("log", { level = "info", message = "the phone restarted; waiting for it to come back" })
+    return host.wait_mode(targets, 120)
+  end
+  return host.prompt_until(g.title, g.wait_lines or g.lines, targets, timeout)
+end
+
 local function guided(kind, targets, opts)
   opts = sanitize(opts, "person." .. kind)
   return implicit("person." .. kind, function()
@@ -48,7 +67,7 @@ local function guided(kind, targets, opts)
         countdown({ { text = "Get ready: fingers on the buttons", seconds = 3 } })
         countdown(g.phases)
       end
-      local ok, e = host.prompt_until(g.title, g.wait_lines or g.lines, targets, opts.timeout or g.timeout or 30)
+      local ok, e = reached(g, targets, opts.timeout or g.timeout or 30)
       if ok then
         host.journal("answer", { question = g.title, answer = "seen in " .. concat(targets, "/") })
         return true

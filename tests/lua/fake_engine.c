@@ -126,6 +126,8 @@ static int wait_mode(void *ctx, const char *const *modes, double timeout, revive
     struct fake *f = ctx;
     tick(f);
     f->clock += 1;
+    if (strcmp(f->mode, "off") == 0) /* a phone that restarted comes back */
+        snprintf(f->mode, sizeof f->mode, "%s", f->stuck ? "recovery" : "normal");
     return in(modes, f->mode) ? REVIVE_OK : fail(err, REVIVE_E_TIMEOUT, "not seen in time");
 }
 

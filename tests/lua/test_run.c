@@ -391,6 +391,23 @@ static void test_person_prompts_for_the_model(void **s)
     json_decref(recs);
 }
 
+static void test_force_restart_needs_the_phone_to_restart(void **s)
+{
+    (void)s;
+    write_book(HEADER "run = function() local ok, e = person.force_restart{attempts = 1}\n"
+               "  return ok and outcome.fixed() or outcome.needs_person{state = e.name, next = {'x'}} end }");
+    /* Already in recovery (one of the modes it may come back in): seeing it there is not
+     * enough, it has to restart. */
+    snprintf(F.mode, sizeof F.mode, "recovery");
+    F.person_obeys = false;
+    assert_int_equal(run_book((struct opts){.yes = true}), REVIVE_OK);
+    assert_string_equal(outcome, "needs_person");
+    fake_init(&F);
+    snprintf(F.mode, sizeof F.mode, "recovery");
+    assert_int_equal(run_book((struct opts){.yes = true}), REVIVE_OK);
+    assert_string_equal(outcome, "fixed");
+}
+
 static void test_params(void **s)
 {
     (void)s;
@@ -506,6 +523,7 @@ int main(void)
         T(test_retry_with_backoff),
         T(test_ladder_and_needs_person),
         T(test_person_prompts_for_the_model),
+        T(test_force_restart_needs_the_phone_to_restart),
         T(test_params),
         T(test_budget_in_a_run),
         T(test_no_run_left_when_the_playbook_does_not_load),

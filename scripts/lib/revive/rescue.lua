@@ -54,9 +54,27 @@ function M.backup_if_readable()
   end)
 end
 
---- wait_booted(timeout) -> true or nil, err: normal mode again after an action.
+--- wait_booted(timeout) -> true or nil, err: the phone is booted (normal mode, answering)
+--- after an action that restarts it. A phone that restarts first leaves the bus, so this
+--- waits for that (briefly), then for the phone to come back in any mode, and fails with
+--- wrong_mode when it came back in recovery or DFU.
 function M.wait_booted(timeout)
-  return device.wait_for("normal", timeout or 300)
+  if M.health() then return true end
+  device.wait_for("off", 15)
+  local ok, err = device.wait_for({ "normal", "recovery", "dfu", "restore" }, timeout or 300)
+  if not ok then return nil, err end
+  local well, state = M.health()
+  if not well and state == "normal (not answering)" then
+    -- iOS is still starting: lockdownd answers some seconds after the phone appears.
+    ok, err = retry({ attempts = 6, backoff = 5, max_backoff = 5 }, function()
+      local w, st = M.health()
+      if w then return true end
+      return nil, errors.new("timeout", "the phone is " .. st)
+    end)
+    if ok then return true end
+  end
+  if well then return true end
+  return nil, errors.new("wrong_mode", "the phone came back in " .. state .. " mode, not booted")
 end
 
 M.SERVICE = "Take the phone to Apple or an Apple Authorised Service Provider: what revive tried "
