@@ -26,7 +26,8 @@ static int setup_one(const ib_gen_file *extra, size_t nextra, ib_gen_opts *o)
     out = path2(sandbox, "out");
     ib_gen_file files[SAMPLE_N + 4];
     memcpy(files, sample_files(), sizeof(ib_gen_file) * SAMPLE_N);
-    memcpy(files + SAMPLE_N, extra, sizeof(ib_gen_file) * nextra);
+    if (nextra)
+        memcpy(files + SAMPLE_N, extra, sizeof(ib_gen_file) * nextra);
     ib_gen_opts d;
     ib_gen_opts_init(&d);
     ib_ctx c;
