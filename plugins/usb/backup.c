@@ -137,6 +137,20 @@ int usb_backup_take(void *state, revive_call *call, const revive_device_id *dev,
     if (rc != REVIVE_OK)
         return rc;
 
+    /* The backup is usually much smaller than the phone's data (apps are not in it), so a
+     * disk smaller than the data is a warning, not a refusal. */
+    if (sy.data_used && free0 != UINT64_MAX && free0 < sy.data_used + reserve) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "the phone holds %" PRIu64 " MiB of data and %s has %" PRIu64 " MiB free: the backup "
+                 "may not fit (it stops, marked incomplete, if the disk fills)",
+                 sy.data_used >> 20, dir, free0 >> 20);
+        revive_field f[] = { REVIVE_FIELD_STR("message", msg),
+                             REVIVE_FIELD_INT("device_data", (int64_t)sy.data_used),
+                             REVIVE_FIELD_INT("host_free", (int64_t)free0) };
+        st->host->event(call, "warning", f, 3);
+    }
+
     char udir[PATH_MAX], marker[PATH_MAX], path[PATH_MAX];
     if (snprintf(udir, sizeof udir, "%s/%s", dir, dev->udid) >= (int)sizeof udir ||
         !mb2_path_safe(dev->udid)) {

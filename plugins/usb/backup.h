@@ -18,6 +18,7 @@ typedef struct usb_sync {
     uint64_t lockfile;
     plist_t values;        /* lockdown's GetValue(NULL, NULL), for Info.plist */
     bool will_encrypt;     /* com.apple.mobile.backup WillEncrypt */
+    uint64_t data_used;    /* bytes of user data on the phone (disk_usage), 0 if unknown */
 } usb_sync;
 
 /* Open lockdownd (pairing if needed), take the sync lock, start mobilebackup2 and do its

@@ -7,7 +7,8 @@
  * Manifest.db is opened read-only and immutable, so SQLite writes nothing next to it:
  * the source backup stays byte-for-byte unchanged. Each Files.file blob is an
  * NSKeyedArchiver binary plist whose MBFile object carries "Size"; a blob we cannot
- * read is counted as "size unknown", never guessed.
+ * read is counted as "size unknown", never guessed. An encrypted backup of iOS 10.2 and
+ * later has Manifest.db itself encrypted: then only the plists are checked here.
  */
 #include "backup_check.h"
 
@@ -91,7 +92,17 @@ static int check_manifest_db(const usb_state *st, revive_call *call, const char 
         return rc;
     }
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(h, "SELECT fileID, file FROM Files WHERE flags = 1", -1, &q, NULL) != SQLITE_OK) {
+    int prc = sqlite3_prepare_v2(h, "SELECT fileID, file FROM Files WHERE flags = 1", -1, &q, NULL);
+    if (prc == SQLITE_NOTADB && encrypted) {
+        /* iOS 10.2+ encrypts Manifest.db itself with a key only the password unlocks: the
+         * per-file check is left to the device, which reports missing files as 205. */
+        st->host->log(call, REVIVE_LOG_INFO,
+                      "%s is encrypted: file sizes are checked by the device, not here", db);
+        f->manifest_encrypted = true;
+        sqlite3_close(h);
+        return REVIVE_OK;
+    }
+    if (prc != SQLITE_OK) {
         int rc = st->host->fail(call, REVIVE_E_CORRUPT, "sqlite", sqlite3_errcode(h),
                                 "%s has no readable Files table: %s", db, sqlite3_errmsg(h));
         sqlite3_close(h);

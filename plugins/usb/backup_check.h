@@ -6,6 +6,7 @@
 
 typedef struct backup_facts {
     bool encrypted;
+    bool manifest_encrypted;        /* Manifest.db itself is encrypted: files not checked */
     uint64_t files, bytes;          /* what lies in the folder (what the device may ask for) */
     uint64_t listed;                /* files Manifest.db lists */
     uint64_t missing, wrong_size, size_unknown;

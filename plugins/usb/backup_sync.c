@@ -41,6 +41,20 @@ int usb_sync_begin(usb_state *st, revive_call *call, const revive_device_id *id,
         sy->will_encrypt = b != 0;
     }
     plist_free(we);
+    plist_t du = NULL;
+    if (lockdownd_get_value(ld, "com.apple.disk_usage", NULL, &du) == LOCKDOWN_E_SUCCESS && du &&
+        plist_get_node_type(du) == PLIST_DICT) {
+        uint64_t cap = 0, avail = 0;
+        plist_t n = plist_dict_get_item(du, "TotalDataCapacity");
+        if (n && plist_get_node_type(n) == PLIST_UINT)
+            plist_get_uint_val(n, &cap);
+        n = plist_dict_get_item(du, "TotalDataAvailable");
+        if (n && plist_get_node_type(n) == PLIST_UINT)
+            plist_get_uint_val(n, &avail);
+        if (cap > avail)
+            sy->data_used = cap - avail;
+    }
+    plist_free(du);
 
     lockdownd_service_descriptor_t svc = NULL;
     if (lockdownd_start_service(ld, NP_SERVICE_NAME, &svc) == LOCKDOWN_E_SUCCESS && svc) {

@@ -418,6 +418,10 @@ static int recv_block(mb2_session *s, int fd, uint32_t n, const char *rel)
             }
             s->bytes_done += want;
             s->since_check += want;
+            /* the device's total counts its data, not Manifest.db and friends: never
+             * report more than 100% */
+            if (s->bytes_total && s->bytes_done > s->bytes_total)
+                s->bytes_total = s->bytes_done;
         }
         n -= (uint32_t)want;
     }
