@@ -408,6 +408,39 @@ static void test_force_restart_needs_the_phone_to_restart(void **s)
     assert_string_equal(outcome, "fixed");
 }
 
+static void test_model_table(void **s)
+{
+    (void)s;
+    write_book(HEADER "run = function()\n"
+               "  local m = require('revive.models')\n"
+               "  local function fam(pt) local f, b = m.family(pt) return tostring(f) .. '/' .. tostring(b) end\n"
+               "  assert(fam('iPhone5,1') == 'home/Top', fam('iPhone5,1'))\n"
+               "  assert(fam('iPhone7,2') == 'home/Side')\n"
+               "  assert(fam('iPhone8,1') == 'home/Side')\n"
+               "  assert(fam('iPhone8,4') == 'home/Top')\n"
+               "  assert(fam('iPhone9,3') == 'iphone7/nil')\n"
+               "  assert(fam('iPhone10,1') == 'modern/nil')\n"
+               "  assert(fam('iPhone12,8') == 'modern/nil')\n"
+               "  assert(fam('iPhone14,6') == 'modern/nil')\n"
+               "  assert(fam('iPad7,5') == 'nil/nil' and fam(nil) == 'nil/nil')\n"
+               "  assert(m.name('iPhone12,8') == 'iPhone SE (2nd generation)')\n"
+               "  for _, kind in ipairs({'force_restart', 'dfu', 'recovery'}) do\n"
+               "    for _, pt in ipairs({'iPhone6,1', 'iPhone9,1', 'iPhone11,8', 'iPad13,1'}) do\n"
+               "      local g = m.guide(kind, pt)\n"
+               "      assert(#g.lines >= 2 and #g.lines <= 17, kind .. ' ' .. pt .. ': ' .. #g.lines .. ' lines')\n"
+               "    end\n"
+               "  end\n"
+               "  local d = m.guide('dfu', 'iPhone11,8')\n"
+               "  assert(d.lines[2]:find('Volume Up') and #d.phases == 4 and d.phases[2].seconds == 10)\n"
+               "  local h = m.guide('dfu', 'iPhone8,1')\n"
+               "  assert(h.lines[2]:find('Side button and the Home button') and h.phases[1].seconds == 8)\n"
+               "  assert(m.guide('force_restart', 'iPhone9,3').lines[1]:find('Volume Down'))\n"
+               "  return outcome.fixed()\n"
+               "end }");
+    if (run_book((struct opts){0}) != REVIVE_OK)
+        fail_msg("%s", err.message);
+}
+
 static void test_params(void **s)
 {
     (void)s;
@@ -524,6 +557,7 @@ int main(void)
         T(test_ladder_and_needs_person),
         T(test_person_prompts_for_the_model),
         T(test_force_restart_needs_the_phone_to_restart),
+        T(test_model_table),
         T(test_params),
         T(test_budget_in_a_run),
         T(test_no_run_left_when_the_playbook_does_not_load),

@@ -170,10 +170,21 @@ function M.guide(kind, product_type)
     return g
   end
   -- Unknown model: every sequence, labelled, and no countdown (it would fit only one).
-  local lines = { "revive does not know this model's buttons; use the steps for yours:" }
+  -- Kept short (an engine shows about 17 lines): the notes common to all go first, once.
+  local lines = { "revive does not know this model's buttons; use the steps for yours." }
+  if kind ~= "force_restart" then
+    lines[#lines + 1] = "Keep the cable connected to this computer."
+  end
+  if kind == "dfu" then
+    lines[#lines + 1] = "In DFU mode the screen stays black; if the Apple logo appears, start again."
+  end
   for _, fam in ipairs({ "modern", "iphone7", "home" }) do
     lines[#lines + 1] = LABELS[fam] .. ":"
-    for _, l in ipairs(build(fam, "Side (or Top)").lines) do lines[#lines + 1] = "  " .. l end
+    for _, l in ipairs(build(fam, "Side (or Top)").lines) do
+      if not l:find("^With the cable") and not l:find("^The screen stays black") then
+        lines[#lines + 1] = "  " .. l
+      end
+    end
   end
   return { title = title, lines = lines, model = model, timeout = kind == "dfu" and 30 or 90 }
 end
