@@ -6,8 +6,10 @@
  *  2. ask the host for its free space and refuse with 105 if the data does not fit;
  *  3. write Status.plist with SnapshotState "new" (the old backup stops being
  *     "finished"), create the <udid>/xx folders, upload every file to <udid>/xx/<fileID>;
- *  4. upload Manifest.db and Manifest.plist into <udid>/Snapshot/, move them over the
- *     old ones with DLMessageMoveItems and remove Snapshot/;
+ *  4. remove files of earlier backups this one lacks (DLContentsOfDirectory of <udid>
+ *     and each <udid>/xx, DLMessageRemoveItems), upload Manifest.db and Manifest.plist
+ *     into <udid>/Snapshot/, move them over the old ones with DLMessageMoveItems and
+ *     remove Snapshot/;
  *  5. write Status.plist "finished", then report ErrorCode 0.
  * After every block the scenario's faults get their chance ("backup" op, in bytes).
  */
@@ -169,6 +171,108 @@ static void add_dirs(struct mb2_entry **v, size_t *n, size_t *cap, const char *d
         if (!buf[0])
             return;
     }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* Lists a host folder with DLContentsOfDirectory: the names in it, or NULL. */
+static plist_t host_list(struct mb2_session *s, const char *path, int *broken)
+{
+    plist_t m = plist_new_array();
+    plist_array_append_item(m, plist_new_string("DLContentsOfDirectory"));
+    plist_array_append_item(m, plist_new_string(path));
+    int64_t code = 0;
+    plist_t payload = NULL;
+    if (command(s, m, &code, &payload) != 0) {
+        *broken = 1;
+        return NULL;
+    }
+    if (code != 0 || !payload || plist_get_node_type(payload) != PLIST_DICT) {
+        plist_free(payload);
+        return NULL;
+    }
+    return payload;
+}
+
+/* A full backup replaces the previous one: files of earlier backups that this one does
+ * not have (<udid>/xx/<fileID> not among ids) are removed from the host. 0, -1 broken. */
+static int remove_stale(struct mb2_session *s, const char *udid, const struct mb2_entry *ents, size_t n)
+{
+    const char **ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!ids)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = ents[i].file_id;
+    qsort(ids, n, sizeof *ids, cmp_str);
+    int broken = 0;
+    plist_t top = host_list(s, udid, &broken);
+    plist_t gone = plist_new_array();
+    plist_dict_iter it = NULL;
+    if (top)
+        plist_dict_new_iter(top, &it);
+    while (it && !broken) {
+        char *key = NULL;
+        plist_t val = NULL;
+        plist_dict_next_item(top, it, &key, &val);
+        if (!key)
+            break;
+        if (is_hex(key, 2)) {
+            char sub[128];
+            snprintf(sub, sizeof sub, "%s/%s", udid, key);
+            plist_t names = host_list(s, sub, &broken);
+            plist_dict_iter it2 = NULL;
+            if (names)
+                plist_dict_new_iter(names, &it2);
+            while (it2) {
+                char *name = NULL;
+                plist_t v2 = NULL;
+                plist_dict_next_item(names, it2, &name, &v2);
+                if (!name)
+                    break;
+                const char *needle = name;
+                if (is_hex(name, 40) && strncmp(name, key, 2) == 0 && !bsearch(&needle, ids, n, sizeof *ids, cmp_str)) {
+                    char p[200];
+                    snprintf(p, sizeof p, "%s/%s", sub, name);
+                    plist_array_append_item(gone, plist_new_string(p));
+                }
+                free(name);
+            }
+            free(it2);
+            plist_free(names);
+        }
+        free(key);
+    }
+    free(it);
+    plist_free(top);
+    free(ids);
+    uint32_t ngone = plist_array_get_size(gone);
+    if (!broken && ngone > 0) {
+        plist_t m = plist_new_array();
+        plist_array_append_item(m, plist_new_string("DLMessageRemoveItems"));
+        plist_array_append_item(m, gone);
+        plist_array_append_item(m, plist_new_dict());
+        plist_array_append_item(m, plist_new_real(98.0));
+        int64_t code = 0;
+        if (command(s, m, &code, NULL) != 0)
+            return -1;
+        mb2_log(s, "backup removed %u files of an earlier backup from the computer", ngone);
+        return 0;
+    }
+    plist_free(gone);
+    return broken ? -1 : 0;
 }
 
 void mb2_backup(struct mb2_session *s, plist_t req)
@@ -343,7 +447,9 @@ void mb2_backup(struct mb2_session *s, plist_t req)
             goto host_failed;
     }
 
-    /* 4. the manifests, moved into place whole */
+    /* 4. earlier backups' leftovers out, then the manifests, moved into place whole */
+    if (remove_stale(s, udid, ents, nents) != 0)
+        goto broken;
     for (size_t i = 0, n = nents; i < n; i++)
         add_dirs(&ents, &nents, &cap, ents[i].domain, ents[i].relpath);
     char err[300];

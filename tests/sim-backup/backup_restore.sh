@@ -45,10 +45,18 @@ D2=$(field devices.2.data_digest); D3=$(field devices.3.data_digest); D4=$(field
 [ "$D0" != "$D1" ] || fail "the two phones start with the same data"
 
 # --- backup -------------------------------------------------------------------------
+# A leftover of an earlier backup that this phone no longer has must not survive a full
+# backup; files of the host's own (Info.plist) must.
+STALE="$B/$U0/ff/ffffffffffffffffffffffffffffffffffffffff"
+mkdir -p "$(dirname "$STALE")"
+echo stale > "$STALE"
 timeout 60 idevicebackup2 -u "$U0" backup --full "$B" > "$TMP/backup.out" 2>&1 ||
     { cat "$TMP/backup.out" >&2; fail "idevicebackup2 backup exited with $?"; }
 grep -q "Backup Successful." "$TMP/backup.out" || { cat "$TMP/backup.out" >&2; fail "backup not successful"; }
 "$SIMCTL" --raw log device=0 | grep -q "backup finished" || fail "device 0's log does not show the backup"
+[ ! -e "$STALE" ] || fail "a file of an earlier backup survived a full backup"
+"$SIMCTL" --raw log device=0 | grep -q "backup removed 1 files of an earlier backup" || fail "the removal is not in the log"
+[ -f "$B/$U0/Info.plist" ] || fail "the host's Info.plist is gone"
 
 timeout 30 idevicebackup2 -u "$U0" info "$B" > "$TMP/info.out" 2>&1 || fail "idevicebackup2 info: $(cat "$TMP/info.out")"
 grep -q "<string>$U0</string>" "$TMP/info.out" || fail "info does not show the backup's device: $(head -20 "$TMP/info.out")"
