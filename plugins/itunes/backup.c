@@ -244,6 +244,7 @@ void ib_close(ib_backup *b)
     free(b->source);
     free(b->db_path);
     free(b->mbdb);
+    free(b->work);
     plist_free(b->info);
     plist_free(b->manifest);
     plist_free(b->status);

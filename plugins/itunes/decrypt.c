@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CHUNK = 1 << 20 };
+enum { CHUNK = IB_CHUNK };
 
 static int put(ib_ctx *c, FILE *out, const uint8_t *p, size_t n, EVP_MD_CTX *md)
 {
@@ -34,12 +34,23 @@ static int put(ib_ctx *c, FILE *out, const uint8_t *p, size_t n, EVP_MD_CTX *md)
 int ib_decrypt_stream(ib_ctx *c, const uint8_t key[32], FILE *in, const char *in_label,
                       FILE *out, uint64_t size, void *sha1_plain)
 {
+    uint8_t *work = malloc(IB_DECRYPT_WORK);
+    if (!work)
+        return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    int rc = ib_decrypt_stream_buf(c, key, in, in_label, out, size, sha1_plain, work);
+    free(work);
+    return rc;
+}
+
+int ib_decrypt_stream_buf(ib_ctx *c, const uint8_t key[32], FILE *in, const char *in_label,
+                          FILE *out, uint64_t size, void *sha1_plain, uint8_t *work)
+{
     static const uint8_t iv[16];
     EVP_MD_CTX *md = sha1_plain;
     EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-    uint8_t *ibuf = malloc(CHUNK), *obuf = malloc(CHUNK + 32);
+    uint8_t *ibuf = work, *obuf = work + CHUNK;
     int rc = REVIVE_OK;
-    if (!x || !ibuf || !obuf) {
+    if (!x) {
         rc = ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
         goto done;
     }
@@ -121,8 +132,6 @@ int ib_decrypt_stream(ib_ctx *c, const uint8_t key[32], FILE *in, const char *in
     rc = put(c, out, last, (size_t)(keep > 16 ? 16 : keep), md);
 done:
     EVP_CIPHER_CTX_free(x);
-    free(ibuf);
-    free(obuf);
     return rc;
 }
 

@@ -92,6 +92,13 @@ int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void 
     struct stat st;
     fstat(fileno(in), &st);
     uint64_t want = ib_stored_size(b, e);
+    if (!b->work && !(b->work = malloc(IB_DECRYPT_WORK))) {
+        fclose(in);
+        free(src);
+        return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    }
+    /* big stdio buffer: content is streamed in IB_CHUNK pieces anyway */
+    setvbuf(in, NULL, _IONBF, 0);
     if (ib_entry_encrypted(b, e)) {
         uint8_t key[32];
         if (!b->unlocked)
@@ -105,7 +112,7 @@ int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void 
                          e->domain, e->path, src, (long long)st.st_size,
                          (unsigned long long)e->size);
         if (!rc)
-            rc = ib_decrypt_stream(c, key, in, src, out, e->size, sha1_md);
+            rc = ib_decrypt_stream_buf(c, key, in, src, out, e->size, sha1_md, b->work);
         OPENSSL_cleanse(key, sizeof(key));
     } else if ((uint64_t)st.st_size != want) {
         rc = ib_fail(c, REVIVE_E_CORRUPT, "itunes", 0,
@@ -113,7 +120,7 @@ int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void 
                      "the file is a stand-in)", e->domain, e->path, src,
                      (long long)st.st_size, (unsigned long long)want);
     } else {
-        uint8_t *buf = malloc(1 << 20);
+        uint8_t *buf = b->work;
         uint64_t left = want;
         while (!rc && buf && left) {
             size_t r = fread(buf, 1, left < (1u << 20) ? (size_t)left : (1u << 20), in);
@@ -128,9 +135,6 @@ int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void 
                              errno, "cannot write: %s", strerror(errno));
             left -= r;
         }
-        if (!buf)
-            rc = ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
-        free(buf);
     }
     fclose(in);
     free(src);

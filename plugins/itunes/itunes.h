@@ -163,6 +163,11 @@ int ib_keybag_file_key(ib_ctx *c, const ib_keybag *kb, uint32_t clas, const uint
  * where the data ends). Also fed to `sha1_plain` if not NULL (EVP_MD_CTX). */
 int ib_decrypt_stream(ib_ctx *c, const uint8_t key[32], FILE *in, const char *in_label,
                       FILE *out, uint64_t size, void *sha1_plain);
+/* The same with caller-owned work space of IB_DECRYPT_WORK bytes (reused across files,
+ * so a backup of many small files does not pay for fresh buffers each time). */
+enum { IB_CHUNK = 1 << 20, IB_DECRYPT_WORK = 2 * (1 << 20) + 32 };
+int ib_decrypt_stream_buf(ib_ctx *c, const uint8_t key[32], FILE *in, const char *in_label,
+                          FILE *out, uint64_t size, void *sha1_plain, uint8_t *work);
 int ib_decrypt_file(ib_ctx *c, const uint8_t key[32], const char *in, const char *out,
                     uint64_t size);
 
@@ -183,6 +188,7 @@ typedef struct ib_backup {
     ib_keybag kb;
     char *db_path;                 /* the Manifest.db to read (a decrypted copy if needed) */
     uint8_t *mbdb; size_t mbdb_len;
+    uint8_t *work;                 /* IB_DECRYPT_WORK bytes for copies, made on first use */
 } ib_backup;
 
 /* Limits for archives (zip slip, bombs). 0 = defaults. */
