@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define A_SIZE (3u << 20)
@@ -295,10 +297,12 @@ static void test_cancel_leaves_resumable_part(void **state)
 static void test_no_space(void **state)
 {
     cache.margin = 1ull << 60; /* more than any disk */
-    long long before = server_sent(&srv, "/b.bin");
     assert_int_equal(fetch(url_of(&srv, "/b.bin?x=space"), sha_b), REVIVE_E_NO_SPACE_HOST);
     assert_non_null(strstr(err.message, "free"));
-    assert_int_equal(server_sent(&srv, "/b.bin"), before); /* nothing was downloaded */
+    assert_int_equal(res.stats.body_bytes, 0); /* refused once the length was known */
+    char part[1200];
+    snprintf(part, sizeof(part), "%s/parts/sha1-%s.part", cache_root, sha_b);
+    assert_true(file_size(part) <= 0);
     assert_int_equal(cache_count(cache_root, "files", ""), 0);
 }
 
@@ -336,6 +340,28 @@ static void test_lru_eviction(void **state)
     cache.max_bytes = 0;
 }
 
+static void test_two_runs_share_one_download(void **state)
+{
+    long long before = server_sent(&srv, "/b.bin");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* another revive run: slow download of the same file */
+        int rc = fetch(url_of(&srv, "/b.bin?stall=1500000&stall_secs=0.6"), sha_b);
+        _exit(rc == REVIVE_OK && !res.from_cache ? 0 : 1);
+    }
+    struct timespec ts = { 0, 200 * 1000000L };
+    nanosleep(&ts, NULL);
+    /* this run waits on the key's lock, then finds the verified file in the cache */
+    assert_int_equal(fetch(url_of(&srv, "/b.bin"), sha_b), REVIVE_OK);
+    assert_true(res.from_cache);
+    assert_int_equal(res.stats.body_bytes, 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(server_sent(&srv, "/b.bin") - before, B_SIZE); /* downloaded once */
+    assert_delivered(sha_b, B_SIZE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +389,7 @@ int main(void)
         T(test_unverified_needs_consent),
         T(test_bad_input_refused),
         T(test_lru_eviction),
+        T(test_two_runs_share_one_download),
 #undef T
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
