@@ -9,6 +9,15 @@
 # In every failure the target phone's data is unchanged.
 . "$REVIVE_SOURCE_DIR/tests/interop/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
+
+# poll_log DEVICE PATTERN: true once a line of the device's log matches (within 10 s).
+poll_log() {
+    for _ in $(seq 1 1000); do
+        "$SIMCTL" --raw log device="$1" | grep -q "$2" && return 0
+        sleep 0.01
+    done
+    return 1
+}
 command -v idevicebackup2 > /dev/null || fail "idevicebackup2 (libimobiledevice-utils) is not installed"
 command -v python3 > /dev/null || fail "python3 is needed to check Manifest.db"
 python3 -c "import cryptography" 2> /dev/null || fail "python3-cryptography is needed to decrypt the encrypted backup independently"
@@ -126,7 +135,8 @@ timeout 60 idevicebackup2 -u "$U1" -s "$U0" restore --system --copy --remove --s
     { cat "$TMP/restore2.out" >&2; fail "idevicebackup2 restore --copy --remove --settings exited with $?"; }
 grep -q "Restore Successful." "$TMP/restore2.out" || { cat "$TMP/restore2.out" >&2; fail "second restore not successful"; }
 [ -f "$B/$U0-copy/Manifest.db" ] || fail "--copy: the host holds no copy of the backup"
-"$SIMCTL" --raw log device=1 | grep -q "reboot after backup restore" || fail "no reboot after a restore without --no-reboot"
+# the phone reboots once the host has hung up, which may be just after idevicebackup2 exits
+poll_log 1 "reboot after backup restore" || fail "no reboot after a restore without --no-reboot"
 wait_mode 1 normal
 expect_eq "phone 1's data after restore --remove" "$(field devices.1.data_digest)" "$D0"
 expect_eq "device name taken from the backup with --settings" "$(field devices.1.name)" "Source"
@@ -137,7 +147,7 @@ if timeout 60 idevicebackup2 -u "$U2" -s "$U0" restore --system --no-reboot "$B"
 fi
 grep -q "Restore Successful." "$TMP/unplug.out" && fail "an interrupted restore says successful"
 "$SIMCTL" --raw log device=2 | grep -q "fault unplug (backup-restore at" || fail "the unplug fault did not fire"
-"$SIMCTL" --raw log device=2 | grep -q "backup-restore interrupted at" || fail "device 2's log does not show the interrupted restore"
+poll_log 2 "backup-restore interrupted at" || fail "device 2's log does not show the interrupted restore"
 expect_eq "phone 2's data after an interrupted restore" "$(field devices.2.data_digest)" "$D2"
 
 # --- a corrupted file in the backup: same size, one byte changed --------------------------
