@@ -312,8 +312,8 @@ static void run(struct job *j)
             return;
         }
     }
-    phase(j, "upload-fs");
     operation(j, OP_RESTORE_IMAGE);
+    phase(j, "upload-fs");
     if (!advance(j, 500, 50, 120.0, STEP_UPLOAD_FS))
         { after_loss(j); return; }
     phase(j, "verify");

@@ -21,3 +21,23 @@ poll() {
 log_has() {
     "$SIMCTL" --raw log device="$1" | grep -q -- "$2"
 }
+
+SIMIPSW="$REVIVE_BUILD_DIR/sim-ipsw"
+SIMRESTORE="$REVIVE_BUILD_DIR/sim-idevicerestore"
+
+# restore ARGS...: runs the stand-in; its stdout in $TMP/out, stderr in $TMP/errout, its
+# exit status in $RC.
+restore() {
+    RC=0
+    timeout 60 "$SIMRESTORE" "$@" > "$TMP/out" 2> "$TMP/errout" || RC=$?
+}
+
+# expect_rc WHAT CODE: the last restore exited with CODE.
+expect_rc() {
+    [ "$RC" = "$2" ] || fail "$1: exit status $RC, expected $2; stdout: $(tail -5 "$TMP/out"); stderr: $(cat "$TMP/errout")"
+}
+
+# has FILE TEXT: a line of FILE ($TMP/out or $TMP/errout) is exactly TEXT.
+has() {
+    grep -qxF -- "$2" "$1" || fail "missing line '$2' in $(basename "$1"): $(cat "$1")"
+}
