@@ -3,6 +3,10 @@
 # BENCH_SCALE=1), decrypting every file, against `openssl enc -d -aes-256-cbc` over the same
 # stored bytes (one stream, written to a file in the same folder). Figures are throughput
 # in MB/s of stored bytes; target: at least 0.8x openssl's.
+# Two figures: `throughput` is the whole extract (one file created per backup file, with
+# its folder, mode and time); `decrypt_stream` is `itunes-tool cat` (the same decryption,
+# every file's plain bytes into one output file), which isolates the crypto and reading
+# from the cost of creating 100,000 files on the filesystem.
 set -euo pipefail
 build=$1
 scale=${BENCH_SCALE:-1}
@@ -35,8 +39,11 @@ rm -rf "$work/x2"
 key=$(printf '%064x' 1)
 ref_s=$(best openssl enc -d -aes-256-cbc -nopad -K "$key" -iv 00000000000000000000000000000000 \
         -in "$work/stream" -out "$work/plain")
+cat_s=$(best sh -c '"$0" cat "$1" > "$2"' "$tool" "$work/b" "$work/plain")
 mbs() { awk -v b="$stored" -v t="$1" 'BEGIN { printf "%.1f", b / t / 1e6 }'; }
 ours=$(mbs "$ours_s")
 ref=$(mbs "$ref_s")
-echo "stored bytes $stored; ours ${ours_s}s, openssl ${ref_s}s"
+cat_mbs=$(mbs "$cat_s")
+echo "stored bytes $stored; extract ${ours_s}s, cat ${cat_s}s, openssl ${ref_s}s"
 echo "RESULT itunes_extract throughput ours=$ours ref=$ref unit=MB/s ratio=$(awk -v a="$ours" -v b="$ref" 'BEGIN { printf "%.3f", a / b }') ref_tool=\"openssl enc -d -aes-256-cbc over the same bytes\" target=\">= 0.8x\""
+echo "RESULT itunes_extract decrypt_stream ours=$cat_mbs ref=$ref unit=MB/s ratio=$(awk -v a="$cat_mbs" -v b="$ref" 'BEGIN { printf "%.3f", a / b }') ref_tool=\"openssl enc -d -aes-256-cbc over the same bytes\" target=\">= 0.8x\""

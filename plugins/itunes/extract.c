@@ -75,7 +75,8 @@ static bool link_stays_inside(const char *rel, const char *target)
     return true;
 }
 
-int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void *sha1_md)
+int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void *sha1_md,
+                    uint8_t *work)
 {
     char *src = ib_content_path(b, e);
     if (!src)
@@ -92,11 +93,13 @@ int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void 
     struct stat st;
     fstat(fileno(in), &st);
     uint64_t want = ib_stored_size(b, e);
-    if (!b->work && !(b->work = malloc(IB_DECRYPT_WORK))) {
+    if (!work && !b->work && !(b->work = malloc(IB_DECRYPT_WORK))) {
         fclose(in);
         free(src);
         return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
     }
+    if (!work)
+        work = b->work;
     /* big stdio buffer: content is streamed in IB_CHUNK pieces anyway */
     setvbuf(in, NULL, _IONBF, 0);
     if (ib_entry_encrypted(b, e)) {
@@ -112,7 +115,7 @@ int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void 
                          e->domain, e->path, src, (long long)st.st_size,
                          (unsigned long long)e->size);
         if (!rc)
-            rc = ib_decrypt_stream_buf(c, key, in, src, out, e->size, sha1_md, b->work);
+            rc = ib_decrypt_stream_buf(c, key, in, src, out, e->size, sha1_md, work);
         OPENSSL_cleanse(key, sizeof(key));
     } else if ((uint64_t)st.st_size != want) {
         rc = ib_fail(c, REVIVE_E_CORRUPT, "itunes", 0,
@@ -120,7 +123,7 @@ int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void 
                      "the file is a stand-in)", e->domain, e->path, src,
                      (long long)st.st_size, (unsigned long long)want);
     } else {
-        uint8_t *buf = b->work;
+        uint8_t *buf = work;
         uint64_t left = want;
         while (!rc && buf && left) {
             size_t r = fread(buf, 1, left < (1u << 20) ? (size_t)left : (1u << 20), in);
@@ -195,11 +198,31 @@ int ib_list(ib_ctx *c, ib_backup *b, const char *domain, const char *pattern)
 
 /* -------------------------------------------------------------- extract ------ */
 
-static void set_times(const char *path, int64_t mtime, bool nofollow)
-{
-    struct timespec ts[2] = { { (time_t)mtime, 0 }, { (time_t)mtime, 0 } };
-    utimensat(AT_FDCWD, path, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0);
-}
+/* Files are written by a pool of writers fed through a bounded queue (the manifest is
+ * still streamed by the calling thread, which also makes the folders, so a file's folder
+ * exists before its job is queued). Each writer has its own context whose events go
+ * through the caller's, and its own work buffer. A missing or lying file is a problem
+ * that does not stop the others; anything else (disk full, I/O) stops the run. */
+
+enum { XQ = 256 };
+
+typedef struct xjob {
+    ib_entry e;
+    char *domain, *path, *dst;
+    uint8_t key[40];
+} xjob;
+
+typedef struct pool {
+    ib_ctx *parent;
+    ib_backup *b;
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+    xjob *q[XQ];
+    size_t head, count;
+    bool done;
+    int fatal;                 /* first error that stops the run */
+    uint64_t files, bytes, problems;
+} pool;
 
 static int make_parent(ib_ctx *c, char *path)
 {
@@ -212,9 +235,9 @@ static int make_parent(ib_ctx *c, char *path)
     return rc;
 }
 
-static int write_file(sel *s, const ib_entry *e, const char *dst)
+static int write_file(ib_ctx *c, ib_backup *b, const ib_entry *e, const char *dst,
+                      uint8_t *work)
 {
-    ib_ctx *c = s->c;
     size_t n = strlen(dst);
     char *part = malloc(n + 16);
     if (!part)
@@ -229,13 +252,18 @@ static int write_file(sel *s, const ib_entry *e, const char *dst)
         return rc;
     }
     FILE *out = fdopen(fd, "wb");
-    int rc = ib_copy_content(c, s->b, e, out, NULL);
+    setvbuf(out, NULL, _IONBF, 0);
+    int rc = ib_copy_content(c, b, e, out, NULL, work);
+    if (!rc) {
+        /* on the open file: no second path lookup, and never through a link */
+        struct timespec ts[2] = { { (time_t)e->mtime, 0 }, { (time_t)e->mtime, 0 } };
+        fchmod(fd, e->mode & 0777);
+        futimens(fd, ts);
+    }
     if (fclose(out) != 0 && !rc)
         rc = ib_fail(c, errno == ENOSPC ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "os", errno,
                      "cannot write %s: %s", part, strerror(errno));
     if (!rc) {
-        chmod(part, e->mode & 0777);
-        set_times(part, e->mtime, true);
         if (rename(part, dst) != 0)
             rc = ib_fail(c, REVIVE_E_IO, "os", errno, "cannot rename %s: %s", part,
                          strerror(errno));
@@ -246,9 +274,130 @@ static int write_file(sel *s, const ib_entry *e, const char *dst)
     return rc;
 }
 
+static void free_xjob(xjob *j)
+{
+    free(j->domain);
+    free(j->path);
+    free(j->dst);
+    free(j);
+}
+
+/* Writer contexts forward events and cancellation to the caller's context. */
+static void fwd_event(void *ud, const char *type, const revive_field *f, size_t n)
+{
+    ib_ctx *p = ud;
+    pthread_mutex_lock(&p->lock);
+    if (p->event)
+        p->event(p->ud, type, f, n);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static bool fwd_cancelled(void *ud)
+{
+    return ib_cancelled(ud);
+}
+
+static void *writer(void *arg)
+{
+    pool *p = arg;
+    ib_ctx c;
+    ib_ctx_init(&c);
+    c.ud = p->parent;
+    c.event = fwd_event;
+    c.cancelled = fwd_cancelled;
+    uint8_t *work = malloc(IB_DECRYPT_WORK);
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->count && !p->done)
+            pthread_cond_wait(&p->not_empty, &p->mu);
+        if (!p->count) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        xjob *j = p->q[p->head];
+        p->head = (p->head + 1) % XQ;
+        p->count--;
+        bool stop = p->fatal != REVIVE_OK;
+        pthread_cond_signal(&p->not_full);
+        pthread_mutex_unlock(&p->mu);
+        int rc = stop ? REVIVE_OK
+                 : work ? write_file(&c, p->b, &j->e, j->dst, work)
+                        : ib_fail(&c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+        bool problem = rc == REVIVE_E_CORRUPT || rc == REVIVE_E_NOT_FOUND;
+        if (problem)
+            ib_problem(&c, j->e.path, rc == REVIVE_E_CORRUPT ? "corrupt" : "missing", "%s",
+                       c.err.message);
+        pthread_mutex_lock(&p->mu);
+        if (problem) {
+            p->problems++;
+        } else if (rc) {
+            if (!p->fatal) {
+                p->fatal = rc;
+                ib_fail(p->parent, rc, c.err.origin, c.err.origin_code, "%s", c.err.message);
+            }
+        } else if (!stop) {
+            p->files++;
+            p->bytes += j->e.size;
+        }
+        pthread_mutex_unlock(&p->mu);
+        free_xjob(j);
+    }
+    pthread_mutex_lock(&p->parent->lock);
+    p->parent->problems += c.problems;
+    p->parent->warnings += c.warnings;
+    pthread_mutex_unlock(&p->parent->lock);
+    free(work);
+    ib_ctx_fini(&c);
+    return NULL;
+}
+
+typedef struct xsel {
+    sel s;
+    pool *p;
+} xsel;
+
+static int queue_file(xsel *x, const ib_entry *e, char *dst)
+{
+    pool *p = x->p;
+    xjob *j = calloc(1, sizeof(*j));
+    if (!j) {
+        free(dst);
+        return ib_fail(x->s.c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    }
+    j->e = *e;
+    j->domain = strdup(e->domain);
+    j->path = strdup(e->path);
+    j->dst = dst;
+    j->e.domain = j->domain;
+    j->e.path = j->path;
+    j->e.target = NULL;
+    if (e->key) {
+        memcpy(j->key, e->key, 40);
+        j->e.key = j->key;
+    }
+    if (!j->domain || !j->path) {
+        free_xjob(j);
+        return ib_fail(x->s.c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    }
+    pthread_mutex_lock(&p->mu);
+    while (p->count == XQ)
+        pthread_cond_wait(&p->not_full, &p->mu);
+    int fatal = p->fatal;
+    if (!fatal) {
+        p->q[(p->head + p->count) % XQ] = j;
+        p->count++;
+        pthread_cond_signal(&p->not_empty);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (fatal)
+        free_xjob(j);
+    return fatal;
+}
+
 static int on_extract(void *ud, const ib_entry *e)
 {
-    sel *s = ud;
+    xsel *x = ud;
+    sel *s = &x->s;
     ib_ctx *c = s->c;
     if (!matches(s, e))
         return REVIVE_OK;
@@ -291,19 +440,10 @@ static int on_extract(void *ud, const ib_entry *e)
     } else {
         rc = make_parent(c, dst);
         if (!rc) {
-            rc = write_file(s, e, dst);
-            if (rc == REVIVE_E_CORRUPT || rc == REVIVE_E_NOT_FOUND) {
-                /* one bad file does not stop the others; it is reported and counted */
-                ib_problem(c, e->path, rc == REVIVE_E_CORRUPT ? "corrupt" : "missing", "%s",
-                           c->err.message);
-                s->problems++;
-                rc = REVIVE_OK;
-            } else if (!rc) {
-                s->files++;
-                s->bytes += e->size;
-                if ((s->files & 255) == 0)
-                    ib_progress(c, "extract", s->files, 0, "files");
-            }
+            rc = queue_file(x, e, dst);
+            dst = NULL;
+            if ((++s->files & 255) == 0)
+                ib_progress(c, "extract", s->files, 0, "files");
         }
     }
     free(dst);
@@ -312,16 +452,48 @@ static int on_extract(void *ud, const ib_entry *e)
     return rc;
 }
 
-int ib_extract(ib_ctx *c, ib_backup *b, const char *domain, const char *pattern,
-               const char *out_dir, uint64_t *files, uint64_t *bytes)
+int ib_extract_threads(ib_ctx *c, ib_backup *b, const char *domain, const char *pattern,
+                       const char *out_dir, unsigned threads, uint64_t *files,
+                       uint64_t *bytes)
 {
+    if (threads == 0)
+        threads = 4;
+    if (threads > 16)
+        threads = 16;
+    if (b->encrypted && !b->forensic && !b->unlocked)
+        return ib_fail(c, REVIVE_E_PASSWORD_NEEDED, "itunes", 0,
+                       "the backup is encrypted; its password is needed to extract");
     int rc = ib_mkdirs(c, out_dir, 0755);
     if (rc)
         return rc;
-    sel s = { .c = c, .b = b, .domain = domain, .pattern = pattern, .out = out_dir };
-    rc = ib_foreach(c, b, on_extract, NULL, &s);
-    for (size_t i = 0; i < s.nlinks; i++) {
-        char *dst = s.links[2 * i], *target = s.links[2 * i + 1];
+    pool *p = calloc(1, sizeof(*p));
+    if (!p)
+        return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    p->parent = c;
+    p->b = b;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->not_empty, NULL);
+    pthread_cond_init(&p->not_full, NULL);
+    pthread_t th[16];
+    unsigned started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&th[started], NULL, writer, p) != 0)
+            break;
+    xsel x = { .s = { .c = c, .b = b, .domain = domain, .pattern = pattern, .out = out_dir },
+               .p = p };
+    sel *s = &x.s;
+    rc = started ? ib_foreach(c, b, on_extract, NULL, &x)
+                 : ib_fail(c, REVIVE_E_UNKNOWN, "os", 0, "cannot start writer threads");
+    pthread_mutex_lock(&p->mu);
+    p->done = true;
+    pthread_cond_broadcast(&p->not_empty);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (!rc && p->fatal)
+        rc = p->fatal; /* message already in c->err */
+    for (size_t i = 0; i < s->nlinks; i++) {
+        char *dst = s->links[2 * i], *target = s->links[2 * i + 1];
         if (!rc && !(rc = make_parent(c, dst))) {
             unlink(dst);
             if (symlink(target, dst) != 0)
@@ -330,14 +502,24 @@ int ib_extract(ib_ctx *c, ib_backup *b, const char *domain, const char *pattern,
         free(dst);
         free(target);
     }
-    free(s.links);
+    free(s->links);
     if (files)
-        *files = s.files;
+        *files = p->files;
     if (bytes)
-        *bytes = s.bytes;
-    if (!rc && s.problems)
+        *bytes = p->bytes;
+    if (!rc && p->problems)
         rc = ib_fail(c, REVIVE_E_CORRUPT, "itunes", 0,
                      "%llu files could not be extracted (see the problems above); %llu were",
-                     (unsigned long long)s.problems, (unsigned long long)s.files);
+                     (unsigned long long)p->problems, (unsigned long long)p->files);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->not_empty);
+    pthread_cond_destroy(&p->not_full);
+    free(p);
     return rc;
+}
+
+int ib_extract(ib_ctx *c, ib_backup *b, const char *domain, const char *pattern,
+               const char *out_dir, uint64_t *files, uint64_t *bytes)
+{
+    return ib_extract_threads(c, b, domain, pattern, out_dir, 0, files, bytes);
 }

@@ -72,7 +72,7 @@ static int copy_one(imp *s, const ib_entry *e, ib_entry *out)
     }
     FILE *f = fdopen(fd, "wb");
     EVP_DigestInit_ex(s->md, EVP_sha1(), NULL);
-    int rc = ib_copy_content(c, s->b, e, f, s->md);
+    int rc = ib_copy_content(c, s->b, e, f, s->md, NULL);
     if (fclose(f) != 0 && !rc)
         rc = ib_fail(c, errno == ENOSPC ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "os", errno,
                      "cannot write %s: %s", path, strerror(errno));

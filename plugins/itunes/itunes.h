@@ -241,11 +241,17 @@ int ib_verify(ib_ctx *c, ib_backup *b, unsigned threads);
 int ib_list(ib_ctx *c, ib_backup *b, const char *domain, const char *pattern);
 int ib_extract(ib_ctx *c, ib_backup *b, const char *domain, const char *pattern,
                const char *out_dir, uint64_t *files, uint64_t *bytes);
+/* The same with `threads` writers (0: default 4; file creation waits on the filesystem
+ * more than on the CPU, so more writers than cores pays). */
+int ib_extract_threads(ib_ctx *c, ib_backup *b, const char *domain, const char *pattern,
+                       const char *out_dir, unsigned threads, uint64_t *files,
+                       uint64_t *bytes);
 int ib_import(ib_ctx *c, ib_backup *b, const char *out_dir, uint64_t *files, uint64_t *bytes);
 
 /* Write the plain content of file entry e to out (decrypting when needed), checking the
  * stored size against the manifest; also fed to sha1_md (EVP_MD_CTX *) if not NULL. */
-int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void *sha1_md);
+int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void *sha1_md,
+                    uint8_t *work /* IB_DECRYPT_WORK bytes, or NULL: b->work */);
 /* Does this domain/path stay inside a folder? REVIVE_OK or UNSAFE with a message. */
 int ib_check_entry_path(ib_ctx *c, const ib_entry *e);
 

@@ -213,8 +213,9 @@ static int it_extract(void *state, revive_call *call, const char *path,
     int rc = ib_open(&c, path, &oo, &b);
     if (!rc) {
         uint64_t files = 0, bytes = 0;
-        rc = ib_extract(&c, &b, opt_str(opts, nopts, "domain"), opt_str(opts, nopts, "pattern"),
-                        out, &files, &bytes);
+        rc = ib_extract_threads(&c, &b, opt_str(opts, nopts, "domain"),
+                                opt_str(opts, nopts, "pattern"), out,
+                                (unsigned)opt_int(opts, nopts, "threads", 0), &files, &bytes);
         ib_close(&b);
         res_str(&k, "path", out);
         res_int(&k, "files", (int64_t)files);

@@ -7,6 +7,9 @@
  *   itunes-tool ls PATH [--domain D] [--pattern GLOB]
  *   itunes-tool extract PATH OUT [--domain D] [--pattern GLOB]
  *   itunes-tool import PATH OUT           canonical iOS 10+ layout
+ *   itunes-tool cat PATH [--domain D] [--pattern GLOB]
+ *                                         plain content of the matching files, in manifest
+ *                                         order, to stdout (decrypting; for benchmarks)
  *   itunes-tool generate OUT --files N --bytes B [--format db|mbdb] [--encrypted]
  *                         [--iter N] [--dpic N]   (test and benchmark backups)
  * Common: --json (JSON Lines on stdout), --udid U, --password-file F. The password is
@@ -16,6 +19,7 @@
 #include "generate.h"
 #include "itunes.h"
 
+#include <fnmatch.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -160,12 +164,29 @@ static int cmd_generate(ib_ctx *c, int argc, char **argv)
     return rc;
 }
 
+/* ----------------------------------------------------------------- cat ------ */
+
+typedef struct catst {
+    ib_ctx *c;
+    ib_backup *b;
+    const char *domain, *pattern;
+} catst;
+
+static int cat_one(void *ud, const ib_entry *e)
+{
+    catst *s = ud;
+    if (e->flags != IB_FLAG_FILE || (s->domain && strcmp(s->domain, e->domain)) ||
+        (s->pattern && fnmatch(s->pattern, e->path, 0)))
+        return REVIVE_OK;
+    return ib_copy_content(s->c, s->b, e, stdout, NULL, NULL);
+}
+
 /* ---------------------------------------------------------------- main ------ */
 
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: itunes-tool inspect|verify|ls|extract|import|generate PATH [OUT] "
+            "usage: itunes-tool inspect|verify|ls|cat|extract|import|generate PATH [OUT] "
             "[--json] [--udid U] [--password-file F] [--domain D] [--pattern GLOB] "
             "[--threads N]\n");
 }
@@ -218,11 +239,12 @@ int main(int argc, char **argv)
             pos[npos++] = a;
     }
     bool needs_out = !strcmp(cmd, "extract") || !strcmp(cmd, "import");
+    bool needs_keys = needs_out || !strcmp(cmd, "cat");
     if (!pos[0] || (needs_out && !pos[1])) {
         usage();
         return 2;
     }
-    oo.need_keys = needs_out;
+    oo.need_keys = needs_keys;
     ib_backup b;
     rc = ib_open(&c, pos[0], &oo, &b);
     if (rc)
@@ -238,8 +260,13 @@ int main(int argc, char **argv)
         on_result(NULL, &f[1]);
     } else if (!strcmp(cmd, "ls"))
         rc = ib_list(&c, &b, domain, pattern);
-    else if (!strcmp(cmd, "extract") || !strcmp(cmd, "import")) {
-        rc = cmd[0] == 'e' ? ib_extract(&c, &b, domain, pattern, pos[1], &files, &bytes)
+    else if (!strcmp(cmd, "cat")) {
+        catst cs = { &c, &b, domain, pattern };
+        setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+        rc = ib_foreach(&c, &b, cat_one, NULL, &cs);
+    } else if (!strcmp(cmd, "extract") || !strcmp(cmd, "import")) {
+        rc = cmd[0] == 'e' ? ib_extract_threads(&c, &b, domain, pattern, pos[1], threads, &files,
+                                                &bytes)
                            : ib_import(&c, &b, pos[1], &files, &bytes);
         revive_field f[] = { REVIVE_FIELD_INT("files", (int64_t)files),
                              REVIVE_FIELD_INT("bytes", (int64_t)bytes) };
