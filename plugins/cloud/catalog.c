@@ -262,9 +262,12 @@ int cloud_catalog_fetch(const cloud_net_opts *o, const char *base, const char *m
     char *buf = NULL;
     size_t len = 0;
     int rc = cloud_get(o, url, CLOUD_CATALOG_MAX, io, &buf, &len, err);
-    if (rc == REVIVE_E_NOT_FOUND)
-        return cloud_fail(err, rc, err->origin, err->origin_code,
+    if (rc == REVIVE_E_NOT_FOUND) {
+        char origin[sizeof(err->origin)];
+        snprintf(origin, sizeof(origin), "%s", err->origin);
+        return cloud_fail(err, rc, origin, err->origin_code,
                           "the catalog at %s does not know the model %s", base, model);
+    }
     if (rc)
         return rc;
     rc = cloud_catalog_parse(buf, len, cat, err);

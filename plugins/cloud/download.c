@@ -327,9 +327,14 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         response_reset(x);
+        /* "HTTP/1.1 206 Partial Content": three digits after the first space (the
+         * line is not NUL-terminated, so parse within n only) */
         const char *sp = memchr(p, ' ', n);
-        if (sp && (size_t)(sp - p) + 4 <= n)
-            x->status = strtol(sp + 1, NULL, 10);
+        size_t at = sp ? (size_t)(sp - p) + 1 : n;
+        long st = 0;
+        for (size_t i = at; i < n && i < at + 3 && p[i] >= '0' && p[i] <= '9'; i++)
+            st = st * 10 + (p[i] - '0');
+        x->status = st;
         return n;
     }
     if (n <= 2 && (p[0] == '\r' || p[0] == '\n')) {

@@ -291,6 +291,9 @@ static void test_list_through_plugin(void **state)
     reset();
     assert_int_equal(src->list(pstate, call, "iPhone99,9", NULL, 0), REVIVE_E_NOT_FOUND);
     assert_int_equal(items, 0);
+    assert_string_equal(last_err.origin, "http"); /* the library's word is kept */
+    assert_int_equal(last_err.origin_code, 404);
+    assert_non_null(strstr(last_err.message, "iPhone99,9"));
     reset();
     assert_int_equal(src->list(pstate, call, "../../etc", NULL, 0), REVIVE_E_INVALID);
 }
