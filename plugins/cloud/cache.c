@@ -12,7 +12,8 @@
  * and then finds the file in files/. A run that hands a cache file to its caller holds a
  * shared flock on that file meanwhile; eviction skips files it cannot lock exclusively.
  * Least recently used order is the files' mtime, set on every use (atime is unreliable
- * on relatime/noatime mounts).
+ * on relatime/noatime mounts). Parts untouched for CLOUD_STALE_PART_DAYS (abandoned
+ * downloads) are removed whenever an entry is added.
  */
 #include "cloud.h"
 
@@ -220,6 +221,40 @@ static int evict_locked(cloud_cache *c, const char *keep, revive_error *err)
     return REVIVE_OK;
 }
 
+/* Parts nobody has touched for CLOUD_STALE_PART_DAYS are downloads someone gave up on:
+ * remove them (with their meta) unless a run holds their key's lock. Caller holds the
+ * global lock. */
+static void drop_stale_parts(const cloud_cache *c)
+{
+    char dirp[1100], path[1400], lock[1400];
+    snprintf(dirp, sizeof(dirp), "%s/parts", c->root);
+    DIR *d = opendir(dirp);
+    if (!d)
+        return;
+    time_t now = time(NULL);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 6 || l > 300 || strcmp(de->d_name + l - 5, ".part") != 0)
+            continue;
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s", dirp, de->d_name);
+        if (lstat(path, &st) != 0 || now - st.st_mtime < CLOUD_STALE_PART_DAYS * 86400L)
+            continue;
+        snprintf(lock, sizeof(lock), "%s/%.*s.lock", dirp, (int)(l - 5), de->d_name);
+        int f = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (f < 0)
+            continue;
+        if (flock(f, LOCK_EX | LOCK_NB) == 0) {
+            unlink(path);
+            snprintf(path, sizeof(path), "%s/%.*s.meta", dirp, (int)(l - 5), de->d_name);
+            unlink(path);
+        }
+        close(f);
+    }
+    closedir(d);
+}
+
 int cloud_cache_evict(cloud_cache *c, const char *keep, revive_error *err)
 {
     if (!c->max_bytes)
@@ -245,6 +280,7 @@ int cloud_cache_insert(cloud_cache *c, const char *key, const char *part, revive
                         part, strerror(errno));
     else {
         cloud_cache_touch(file);
+        drop_stale_parts(c);
         if (c->max_bytes)
             rc = evict_locked(c, file, err);
     }

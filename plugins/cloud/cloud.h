@@ -175,6 +175,7 @@ int cloud_space_check(const char *dir, uint64_t need, uint64_t margin, revive_er
 /* Move a verified part into the cache as `key` (rename), mark it used, then evict the
  * least recently used other entries until the cache is within max_bytes. */
 int cloud_cache_insert(cloud_cache *c, const char *key, const char *part, revive_error *err);
+#define CLOUD_STALE_PART_DAYS 14
 /* Mark an entry as just used (its mtime; LRU order). */
 void cloud_cache_touch(const char *file);
 /* Evict least-recently-used entries (never `keep`) until within max_bytes. */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -340,6 +341,29 @@ static void test_lru_eviction(void **state)
     cache.max_bytes = 0;
 }
 
+static void test_abandoned_part_removed(void **state)
+{
+    net.max_attempts = 1;
+    assert_int_equal(fetch(url_of(&srv, "/b.bin?drop=100000"), sha_b), REVIVE_E_NETWORK);
+    char part[1200], meta[1200];
+    snprintf(part, sizeof(part), "%s/parts/sha1-%s.part", cache_root, sha_b);
+    snprintf(meta, sizeof(meta), "%s/parts/sha1-%s.meta", cache_root, sha_b);
+    assert_int_equal(file_size(part), 100000);
+    /* a recent part survives another entry being added */
+    assert_int_equal(fetch(url_of(&srv, "/a.bin"), sha_a), REVIVE_OK);
+    assert_int_equal(file_size(part), 100000);
+    /* one untouched for longer than CLOUD_STALE_PART_DAYS does not */
+    struct timespec old[2] = { { time(NULL) - (CLOUD_STALE_PART_DAYS + 1) * 86400L, 0 },
+                               { time(NULL) - (CLOUD_STALE_PART_DAYS + 1) * 86400L, 0 } };
+    assert_int_equal(utimensat(AT_FDCWD, part, old, 0), 0);
+    char file[1200];
+    snprintf(file, sizeof(file), "%s/files/sha1-%s", cache_root, sha_a);
+    assert_int_equal(unlink(file), 0);
+    assert_int_equal(fetch(url_of(&srv, "/a.bin"), sha_a), REVIVE_OK);
+    assert_int_equal(file_size(part), -1);
+    assert_int_equal(file_size(meta), -1);
+}
+
 static void test_two_runs_share_one_download(void **state)
 {
     long long before = server_sent(&srv, "/b.bin");
@@ -389,6 +413,7 @@ int main(void)
         T(test_unverified_needs_consent),
         T(test_bad_input_refused),
         T(test_lru_eviction),
+        T(test_abandoned_part_removed),
         T(test_two_runs_share_one_download),
 #undef T
     };
