@@ -77,10 +77,19 @@ static int tool_version(const char *path, char *text, size_t cap)
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
         return 0;
-    char *nl = strchr(text, '\n');
-    if (nl)
-        *nl = '\0';
-    return fw_parse_version(text);
+    /* the version line names idevicerestore; other lines (a loader warning) do not count */
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        int v = strstr(line, "idevicerestore") ? fw_parse_version(line) : 0;
+        if (v) {
+            memmove(text, line, strlen(line) + 1);
+            return v;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    return 0;
 }
 
 /* BuildManifest.plist of an IPSW file (zip) or extracted folder; NULL if none. */

@@ -123,8 +123,11 @@ void fw_parse_line(fw_parse *p, const char *line)
     } else if (has(line, "Entering recovery mode")) {
         p->device_touched = true;
         set_step(p, "recovery");
-    } else if (!strncmp(line, "Sending ", 8) || has(line, "Waiting for device to enter restore mode") ||
-               has(line, "Recovery Mode Environment") || has(line, "Booting")) {
+    } else if (p->restore_started && (has(line, "Sending filesystem") || has(line, "Connected to ASR"))) {
+        set_step(p, "upload-fs"); /* the OS image streams to the restore ramdisk */
+    } else if (!p->restore_started &&
+               (!strncmp(line, "Sending ", 8) || has(line, "Waiting for device to enter restore mode") ||
+                has(line, "Recovery Mode Environment") || has(line, "Booting"))) {
         p->device_touched = true;
         set_step(p, "boot");
     } else if (has(line, "About to restore device")) {

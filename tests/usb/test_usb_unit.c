@@ -200,7 +200,9 @@ static void firmware_output(void **s)
     feed(&p, "Sending iBEC (1234 bytes)...\nWaiting for device to enter restore mode...\n");
     assert_string_equal(p.step, "boot");
     assert_true(p.device_touched);
-    feed(&p, "About to restore device... \nVerifying restore (14)\n"
+    feed(&p, "About to restore device... \nConnected to ASR\nSending filesystem now...\n");
+    assert_string_equal(p.step, "upload-fs");
+    feed(&p, "Verifying restore (14)\n"
              "\r[====================                              ]  40.0%");
     assert_string_equal(p.step, "verify");
     assert_true(p.percent > 39.9 && p.percent < 40.1);
