@@ -5,7 +5,14 @@
 : "${SIMUSB:?SIMUSB must name libsimusb.so}"
 
 irec() {
-    LD_PRELOAD="$SIMUSB" timeout 30 irecovery "$@"
+    local rc=0
+    LD_PRELOAD="$SIMUSB" timeout 30 irecovery "$@" 2> "$TMP/irec.err" || rc=$?
+    if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$TMP/irec.err"; then
+        cat "$TMP/irec.err" >&2
+        fail "sanitizer report from libsimusb inside irecovery $*"
+    fi
+    cat "$TMP/irec.err" >&2
+    return $rc
 }
 
 # poll PATH VALUE: waits up to 5 s for a field of the state to have a value.
