@@ -461,6 +461,58 @@ static void import_synthesizes_missing_plists(void **s)
     free(t);
 }
 
+static bool always(void *ud)
+{
+    (void)ud;
+    return true;
+}
+
+static int many_files(void *ud, size_t i, ib_gen_file *f)
+{
+    static char path[64];
+    (void)ud;
+    snprintf(path, sizeof(path), "Library/many/f%zu", i);
+    f->domain = "HomeDomain";
+    f->path = path;
+    f->flags = IB_FLAG_FILE;
+    f->data = (const uint8_t *)"x";
+    f->len = 1;
+    return REVIVE_OK;
+}
+
+/* A cancel stops extract, verify and import at their next safe point; an import that was
+ * cancelled leaves neither its output nor its temp folder. */
+static void cancel_stops_cleanly(void **s)
+{
+    (void)s;
+    char *t = tmpdir_new();
+    char *p = path2(t, "b");
+    ib_gen_opts o;
+    ib_gen_opts_init(&o);
+    ib_ctx c;
+    ib_ctx_init(&c);
+    assert_int_equal(ib_gen_write(&c, p, &o, many_files, NULL, 2100), REVIVE_OK);
+    ib_backup b;
+    assert_int_equal(ib_open(&c, p, NULL, &b), REVIVE_OK);
+    c.cancelled = always;
+    char *x = path2(t, "x"), *imp = path2(t, "imp");
+    uint64_t files = 0, bytes;
+    assert_int_equal(ib_extract(&c, &b, NULL, NULL, x, &files, &bytes), REVIVE_E_CANCELLED);
+    assert_true(files < 2);
+    assert_int_equal(ib_verify(&c, &b, 2), REVIVE_E_CANCELLED);
+    assert_int_equal(ib_import(&c, &b, imp, &files, &bytes), REVIVE_E_CANCELLED);
+    ib_close(&b);
+    ib_ctx_fini(&c);
+    struct stat st;
+    assert_int_not_equal(stat(imp, &st), 0);
+    assert_int_equal(tree_count(t) - tree_count(p) - tree_count(x), 2); /* only b and x */
+    ib_rmtree(t);
+    free(x);
+    free(imp);
+    free(p);
+    free(t);
+}
+
 int main(void)
 {
     setenv("TMPDIR", "/tmp", 0);
@@ -473,6 +525,7 @@ int main(void)
         cmocka_unit_test(archives),
         cmocka_unit_test(udid_parent_and_snapshots),
         cmocka_unit_test(import_synthesizes_missing_plists),
+        cmocka_unit_test(cancel_stops_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
