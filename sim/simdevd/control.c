@@ -127,6 +127,7 @@ static void cmd_state(struct sim_world *w, json_t *req, int fd)
     }
     double now = sim_now(w);
     sim_unlock(w);
+    sim_wait_data_ready(w);
     for (size_t i = 0; i < n; i++) {
         char digest[65];
         json_object_set_new(json_array_get(devs, i), "data_digest",
@@ -409,6 +410,19 @@ static void cmd_help(struct sim_world *w, json_t *req, int fd)
     sim_control_reply(fd, json_pack("{s:b,s:o}", "ok", 1, "commands", a));
 }
 
+static const char *const core_commands[] = {
+    "state", "log", "set", "unplug", "plug", "power-loss", "power-on", "force-restart",
+    "dfu-buttons", "trust", "wait", "help", "notify", NULL
+};
+
+static bool sim_control_is_core(const char *cmd)
+{
+    for (const char *const *c = core_commands; *c; c++)
+        if (strcmp(*c, cmd) == 0)
+            return true;
+    return false;
+}
+
 __attribute__((constructor)) static void register_core_commands(void)
 {
     sim_control_register("state", cmd_state);
@@ -436,10 +450,13 @@ static void dispatch(struct sim_world *w, const char *line, int fd)
     }
     const char *cmd = json_string_value(json_object_get(req, "cmd"));
     sim_control_fn fn = cmd ? sim_control_find(cmd) : NULL;
-    if (!fn)
+    if (!fn) {
         sim_control_error(fd, "unknown command \"%s\"; {\"cmd\":\"help\"} lists them", cmd ? cmd : "(none)");
-    else
+    } else {
+        if (!sim_control_is_core(cmd))
+            sim_wait_data_ready(w);   /* module commands may touch the phone's data */
         fn(w, req, fd);
+    }
     json_decref(req);
 }
 

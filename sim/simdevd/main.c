@@ -91,7 +91,29 @@ static int bind_unix(const char *path)
 }
 
 static void control_entry(struct sim_world *w, int fd) { sim_control_serve(w, fd); }
-static void usb_entry(struct sim_world *w, int fd) { sim_core_usb_serve(w, fd); }
+
+static void usb_entry(struct sim_world *w, int fd)
+{
+    sim_wait_data_ready(w);   /* a restore may erase the data: not while it is being made */
+    sim_core_usb_serve(w, fd);
+}
+
+/* Seeding the phones' data takes tens of milliseconds, more than start-up may take, so it
+ * runs after the sockets serve; everything that reaches the data waits for it
+ * (sim_wait_data_ready: service connections, the usb socket, module commands, digests). */
+static void *seed_thread(void *arg)
+{
+    struct sim_world *w = arg;
+    for (size_t i = 0; i < w->ndevices; i++) {
+        if (sim_core_data_seed(&w->devices[i]) != 0)
+            fprintf(stderr, "simdevd: warning: could not seed device %zu's data (data module missing or failed)\n", i);
+    }
+    sim_lock(w);
+    w->data_ready = true;
+    sim_notify_change(w);
+    sim_unlock(w);
+    return NULL;
+}
 
 static int mkdir_p(const char *path)
 {
@@ -108,6 +130,15 @@ static int mkdir_p(const char *path)
         }
     }
     return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void write_pid_file(const char *path, pid_t pid)
+{
+    char tmp[PATH_MAX + 40];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *pf = fopen(tmp, "w");
+    if (!pf || fprintf(pf, "%ld\n", (long)pid) < 0 || fclose(pf) != 0 || rename(tmp, path) != 0)
+        fprintf(stderr, "simdevd: warning: cannot write %s: %s\n", path, strerror(errno));
 }
 
 static void usage(FILE *f)
@@ -194,8 +225,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "simdevd: cannot create %s: %s\n", d->data_dir, strerror(errno));
             return 1;
         }
-        if (sim_core_data_seed(d) != 0)
-            fprintf(stderr, "simdevd: warning: could not seed device %zu's data (data module missing or failed)\n", i);
         sim_nvram_save(d);
         sim_set_mode(&world, d, d->mode);   /* attach to usbmuxd as the mode says */
         sim_log(&world, d, "start: mode %s, os %s", sim_mode_name(d->mode), sim_os_name(d->os));
@@ -223,7 +252,9 @@ int main(int argc, char **argv)
             return 1;
         }
         if (pid > 0) {
-            /* The sockets are bound and listening already: the child only has to accept. */
+            /* The sockets are bound and listening already: the child only has to accept.
+             * The pid file is written here, so it is there when the caller reads it. */
+            write_pid_file(pid_path, pid);
             if (!quiet)
                 printf("USBMUXD_SOCKET_ADDRESS=UNIX:%s; export USBMUXD_SOCKET_ADDRESS;\n"
                        "SIMDEVD_USB_SOCKET=%s; export SIMDEVD_USB_SOCKET;\n"
@@ -251,11 +282,8 @@ int main(int argc, char **argv)
             close(lf);
         pid = getpid();
     }
-    FILE *pf = fopen(pid_path, "w");
-    if (pf) {
-        fprintf(pf, "%ld\n", (long)pid);
-        fclose(pf);
-    }
+    if (foreground)
+        write_pid_file(pid_path, pid);
     if (foreground && !quiet) {
         printf("USBMUXD_SOCKET_ADDRESS=UNIX:%s; export USBMUXD_SOCKET_ADDRESS;\n"
                "SIMDEVD_USB_SOCKET=%s; export SIMDEVD_USB_SOCKET;\n"
@@ -274,6 +302,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     pthread_t t;
+    pthread_create(&t, NULL, seed_thread, &world);
+    pthread_detach(t);
     pthread_create(&t, NULL, sim_scheduler_thread, &world);
     pthread_detach(t);
     for (int i = 0; i < 3; i++) {

@@ -61,10 +61,7 @@ int sim_plist_recv(int fd, plist_t *out, int timeout_ms)
         return -1;
     }
     plist_t p = NULL;
-    if (len >= 8 && memcmp(buf, "bplist00", 8) == 0)
-        plist_from_bin(buf, len, &p);
-    else if (memchr(buf, '<', len))
-        plist_from_xml(buf, len, &p);
+    sim_plist_from_bytes(buf, len, &p);
     free(buf);
     if (!p)
         return -1;

@@ -75,6 +75,7 @@ struct sim_world {
     char buid[40];              /* this host's SystemBUID */
     char host_id[40];           /* this host's HostID (default pairing) */
     volatile int stopping;
+    bool data_ready;            /* the scenario's user data is seeded (main.c's seeding thread) */
 };
 
 /* world.c */
@@ -96,6 +97,9 @@ void sim_tap_trust(struct sim_world *w, struct sim_device *d, bool trust);      
 /* Device connections (after usbmux Connect): unplug/power-off shuts them down. */
 int sim_conn_track(struct sim_world *w, struct sim_device *d, int fd);
 void sim_conn_untrack(struct sim_world *w, int slot);
+
+/* Blocks until the devices' data is seeded; modules reach data only after this. */
+void sim_wait_data_ready(struct sim_world *w);
 
 /* scenario.c: fills an initialised world from a scenario JSON text. On error returns -1
  * and writes a message naming the problem into err. */

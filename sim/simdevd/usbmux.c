@@ -194,12 +194,8 @@ static void save_pair_record(struct sim_world *w, int fd, uint32_t tag, const ch
     uint64_t len = 0;
     plist_get_data_val(data, &buf, &len);
     plist_t check = NULL;
-    if (buf && len > 0 && len < 65536) {
-        if (len >= 8 && memcmp(buf, "bplist00", 8) == 0)
-            plist_from_bin(buf, (uint32_t)len, &check);
-        else
-            plist_from_xml(buf, (uint32_t)len, &check);
-    }
+    if (buf && len > 0 && len < 65536)
+        sim_plist_from_bytes(buf, (size_t)len, &check);
     if (!check || plist_get_node_type(check) != PLIST_DICT) {
         plist_free(check);
         free(buf);
@@ -277,6 +273,8 @@ static void connect_port(struct sim_world *w, int fd, uint32_t tag, plist_t msg)
         sim_unlock(w);
         return;
     }
+    if (fn != lockdown_entry)
+        sim_wait_data_ready(w);   /* services may read the phone's data */
     /* The handler owns (and closes) a duplicate; the original stays registered so an
      * unplug can shut the socket down under the handler. */
     int own = dup(fd);
@@ -310,8 +308,8 @@ void sim_usbmux_serve(struct sim_world *w, int fd)
             continue;
         }
         plist_t msg = NULL;
-        if (plen && memchr(payload, '<', plen))
-            plist_from_xml(payload, plen, &msg);
+        if (plen && !(plen >= 8 && memcmp(payload, "bplist00", 8) == 0))   /* usbmuxd speaks XML */
+            sim_plist_from_bytes(payload, plen, &msg);
         free(payload);
         char *type_name = sim_plist_get_string(msg, "MessageType");
         if (!type_name) {

@@ -166,6 +166,14 @@ void sim_throttle(struct sim_world *w, struct sim_device *d, uint64_t bytes)
         sim_sleep(w, (double)bytes / rate);
 }
 
+void sim_wait_data_ready(struct sim_world *w)
+{
+    sim_lock(w);
+    while (!w->data_ready && !w->stopping)
+        sim_wait_change(w, 0.1);
+    sim_unlock(w);
+}
+
 bool sim_device_reachable(struct sim_device *d, sim_mode m)
 {
     return d->plugged && d->mode == m;

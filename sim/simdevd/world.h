@@ -137,6 +137,12 @@ struct sim_device *sim_control_device(struct sim_world *w, json_t *request, int 
  * new thread per connection, implemented by S2 in sim/simdevd/iboot.c: */
 void sim_usb_serve(struct sim_world *w, int fd);
 
+/* Parses a plist (XML or binary) received from a client. Use this instead of
+ * plist_from_xml/plist_from_bin on anything from outside: libplist 2.2 overflows its
+ * stack on deeply nested input, which this refuses first. 0 and *out set, or -1. */
+typedef void *sim_plist_t;   /* a plist_t; world.h does not include libplist */
+int sim_plist_from_bytes(const char *buf, size_t len, sim_plist_t *out);
+
 /* Data (S3, sim/simdevd/data.c/.h): sim_data_seed, sim_data_digest, sim_data_erase. */
 
 #endif

@@ -270,6 +270,75 @@ static void lockdown_cases(void)
     still_serving("bad lockdown requests");
 }
 
+/* libplist 2.2 recurses per nesting level (reading binary, freeing any): deep nesting must be
+ * refused, not parsed. */
+static void deep_nesting_cases(void)
+{
+    size_t n = 1000000;   /* 15 MB: under lockdown's 16 MiB limit; freeing it recurses 1e6 deep */
+    char *xml = malloc(n * 15 + 64);
+    char *p = xml;
+    p += sprintf(p, "<plist version=\"1.0\">");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "<array>");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "</array>");
+    p += sprintf(p, "</plist>");
+    size_t len = (size_t)(p - xml);
+    /* usbmux messages stop at 1 MiB: 140000 opening tags and no closing ones fit. */
+    int fd = mux_fd();
+    CHECK(mux_ask_raw(fd, xml, 20 + 140000 * 7) == 1, "deeply nested usbmux plist is not BADCOMMAND");
+    close(fd);
+    still_serving("a deeply nested usbmux plist");
+    fd = ld_fd();
+    uint32_t be = htonl((uint32_t)len);
+    write_all(fd, &be, 4);
+    write_all(fd, xml, len);
+    drain_and_close(fd);
+    free(xml);
+    still_serving("a deeply nested lockdown XML plist");
+
+    /* binary: a chain of n one-element arrays, 4-byte refs and offsets */
+    n = 400000;
+    size_t cap = 8 + n * 5 + n * 4 + 32;
+    unsigned char *b = calloc(1, cap);
+    size_t off = 8, table;
+    memcpy(b, "bplist00", 8);
+    uint32_t *offs = malloc(n * sizeof *offs);
+    for (size_t i = 0; i < n; i++) {
+        offs[i] = (uint32_t)off;
+        if (i == n - 1) {
+            b[off++] = 0xA0;
+        } else {
+            b[off++] = 0xA1;
+            uint32_t r = htonl((uint32_t)(i + 1));
+            memcpy(b + off, &r, 4);
+            off += 4;
+        }
+    }
+    table = off;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t o = htonl(offs[i]);
+        memcpy(b + off, &o, 4);
+        off += 4;
+    }
+    unsigned char *t = b + off;
+    t[6] = 4;
+    t[7] = 4;
+    for (int i = 0; i < 8; i++) {
+        t[8 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+        t[24 + i] = (unsigned char)((uint64_t)table >> (56 - 8 * i));
+    }
+    off += 32;
+    fd = ld_fd();
+    be = htonl((uint32_t)off);
+    write_all(fd, &be, 4);
+    write_all(fd, b, off);
+    drain_and_close(fd);
+    free(offs);
+    free(b);
+    still_serving("a deeply nested lockdown binary plist");
+}
+
 static void control_cases(void)
 {
     char out[4096];
@@ -385,6 +454,7 @@ int main(void)
     still_serving("start");
     usbmux_cases();
     lockdown_cases();
+    deep_nesting_cases();
     control_cases();
     const char *r = getenv("SIM_FUZZ_ROUNDS");
     fuzz(r ? atoi(r) : 1000);
