@@ -28,6 +28,10 @@ static char results[32][2][512];
 static int nresults;
 static bool cancel_now;
 
+static void h_log(revive_call *c, int level, const char *fmt, ...) REVIVE_PRINTF(3, 4);
+static int h_fail(revive_call *c, int code, const char *origin, int origin_code, const char *fmt,
+                  ...) REVIVE_PRINTF(5, 6);
+
 static void h_log(revive_call *c, int level, const char *fmt, ...)
 {
     if (getenv("CLOUD_TEST_VERBOSE")) {
