@@ -94,7 +94,13 @@ int main(int argc, char **argv)
         case 'o': sets[nsets++] = optarg; break;
         case OPT_JSON: app.json = true; break;
         case OPT_CONFIG: config_file = optarg; break;
-        case OPT_PASSWORD_FILE: rv_config_set("password_file", optarg); break;
+        case OPT_PASSWORD_FILE:
+            if (rv_config_set("password_file", optarg) != REVIVE_OK) {
+                fprintf(stderr, "revive: out of memory\n");
+                free(sets);
+                return EXIT_FAILED;
+            }
+            break;
         case OPT_SIM: sim = optarg; break;
         case OPT_VERSION: printf("revive %s\n", REVIVE_VERSION); free(sets); return EXIT_OK;
         case 'h': usage(stdout); free(sets); return EXIT_OK;
@@ -115,8 +121,10 @@ int main(int argc, char **argv)
         }
     }
     free(sets);
-    if (app.yes)
-        rv_config_set("yes", "true");
+    if (app.yes && rv_config_set("yes", "true") != REVIVE_OK) {
+        fprintf(stderr, "revive: out of memory\n");
+        return EXIT_FAILED;
+    }
     if (optind >= argc) {
         usage(stderr);
         return EXIT_USAGE;

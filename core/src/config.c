@@ -21,8 +21,9 @@ static json_t *table(json_t **t)
     return *t;
 }
 
-/* Flatten nested objects into dotted keys; scalars become strings. */
-static void flatten(json_t *into, const char *prefix, json_t *obj)
+/* Flatten nested objects into dotted keys; scalars become strings. false when out of
+ * memory (a setting silently dropped would be worse than stopping). */
+static bool flatten(json_t *into, const char *prefix, json_t *obj)
 {
     const char *k;
     json_t *v;
@@ -30,20 +31,27 @@ static void flatten(json_t *into, const char *prefix, json_t *obj)
         char key[256];
         snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
         if (json_is_object(v)) {
-            flatten(into, key, v);
-        } else if (json_is_string(v)) {
-            json_object_set_new(into, key, json_string(json_string_value(v)));
-        } else if (json_is_true(v) || json_is_false(v)) {
-            json_object_set_new(into, key, json_string(json_is_true(v) ? "true" : "false"));
-        } else if (json_is_number(v)) {
-            char num[64];
-            if (json_is_integer(v))
-                snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-            else
-                snprintf(num, sizeof num, "%.17g", json_real_value(v));
-            json_object_set_new(into, key, json_string(num));
+            if (!flatten(into, key, v))
+                return false;
+            continue;
         }
+        char num[64];
+        const char *text = NULL;
+        if (json_is_string(v))
+            text = json_string_value(v);
+        else if (json_is_true(v) || json_is_false(v))
+            text = json_is_true(v) ? "true" : "false";
+        else if (json_is_integer(v))
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v)), text = num;
+        else if (json_is_real(v))
+            snprintf(num, sizeof num, "%.17g", json_real_value(v)), text = num;
+        if (!text)
+            continue; /* arrays and nulls are not settings */
+        json_t *copy = json_string(text);
+        if (!copy || json_object_set_new(into, key, copy) != 0)
+            return false;
     }
+    return true;
 }
 
 const char *rv_config_path(void) { return file_path; }
@@ -74,17 +82,26 @@ int rv_config_load(const char *path, revive_error *err)
                        "config file %s must hold a JSON object such as {\"usb\": {...}}", file_path);
     }
     pthread_mutex_lock(&cfg_lock);
-    flatten(table(&from_file), "", root);
+    json_t *t = table(&from_file);
+    bool ok = t && flatten(t, "", root);
     pthread_mutex_unlock(&cfg_lock);
     json_decref(root);
+    if (!ok)
+        return rv_fail(err, REVIVE_E_NO_MEMORY, NULL, 0, "out of memory reading the config file %s", file_path);
     return REVIVE_OK;
 }
 
-void rv_config_set(const char *key, const char *value)
+int rv_config_set(const char *key, const char *value)
 {
     pthread_mutex_lock(&cfg_lock);
-    json_object_set_new(table(&from_flags), key, json_string(value));
+    json_t *t = table(&from_flags);
+    json_t *v = json_string(value);
+    /* json_object_set_new takes v even when it fails */
+    int rc = t && v && json_object_set_new(t, key, v) == 0 ? REVIVE_OK : REVIVE_E_NO_MEMORY;
+    if (!t && v)
+        json_decref(v);
     pthread_mutex_unlock(&cfg_lock);
+    return rc;
 }
 
 int rv_config_set_assignment(const char *a, revive_error *err)
@@ -96,7 +113,8 @@ int rv_config_set_assignment(const char *a, revive_error *err)
     char key[200];
     memcpy(key, a, (size_t)(eq - a));
     key[eq - a] = '\0';
-    rv_config_set(key, eq + 1);
+    if (rv_config_set(key, eq + 1) != REVIVE_OK)
+        return rv_fail(err, REVIVE_E_NO_MEMORY, NULL, 0, "out of memory storing -o %s", key);
     return REVIVE_OK;
 }
 

@@ -14,7 +14,7 @@
 int rv_config_load(const char *path_or_null, revive_error *err);
 /* A flag: "key=value". */
 int rv_config_set_assignment(const char *assignment, revive_error *err);
-void rv_config_set(const char *key, const char *value);
+int rv_config_set(const char *key, const char *value); /* REVIVE_OK or REVIVE_E_NO_MEMORY */
 /* Lookup by precedence; the string lives until exit. NULL if unset. */
 const char *rv_config_get(const char *key);
 const char *rv_config_path(void);
