@@ -620,6 +620,120 @@ static void test_afc_lock_paths_and_garbage(void **state)
     assert_int_not_equal(stat(p, &st), 0);
 }
 
+/* --- a small deterministic fuzzer: mutated DL messages and mutated replies -------- */
+static uint64_t rng_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static plist_t seed_message(int which, const char *udid)
+{
+    plist_t d = plist_new_dict();
+    static const char *const names[] = { "Backup", "Restore", "Info", "List", "Unback", "Hello" };
+    plist_dict_set_item(d, "MessageName", plist_new_string(names[which % 6]));
+    plist_dict_set_item(d, "TargetIdentifier", plist_new_string(udid));
+    plist_dict_set_item(d, "SourceIdentifier", plist_new_string(udid));
+    plist_t o = plist_new_dict();
+    plist_dict_set_item(o, "RestoreSystemFiles", plist_new_bool(1));
+    plist_dict_set_item(o, "RestoreDontCopyBackup", plist_new_bool(which & 1));
+    plist_dict_set_item(o, "Password", plist_new_string("pw"));
+    plist_dict_set_item(d, "Options", o);
+    plist_t a = plist_new_array();
+    plist_array_append_item(a, plist_new_string("DLMessageProcessMessage"));
+    plist_array_append_item(a, d);
+    return a;
+}
+
+static void mutate(unsigned char *b, size_t *len, uint64_t *x)
+{
+    int n = 1 + (int)(rng_next(x) % 8);
+    for (int i = 0; i < n && *len > 0; i++) {
+        size_t at = (size_t)(rng_next(x) % *len);
+        switch (rng_next(x) % 4) {
+        case 0: b[at] ^= (unsigned char)(1u << (rng_next(x) % 8)); break;
+        case 1: b[at] = (unsigned char)rng_next(x); break;
+        case 2: *len = at; break;                                   /* truncate */
+        default: b[at] = (unsigned char)(b[at] + 1); break;
+        }
+    }
+}
+
+/* 200 sessions: a mutated request, then for up to 4 of the phone's messages a reply of
+ * mutated bytes (a status response, a file stream, or noise). The phone must end every
+ * session by itself, without a crash, a sanitizer report or a write outside its data. */
+static void test_fuzz_sessions(void **state)
+{
+    struct fx *f = *state;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    assert_int_equal(sim_data_seed(&f->d, 1, 6, 5000), 0);
+    for (int round = 0; round < 200; round++) {
+        start(f, "com.apple.mobilebackup2");
+        handshake(f);
+        hello(f);
+        plist_t msg = seed_message(round, f->d.udid);
+        char *bin = NULL;
+        uint32_t blen = 0;
+        plist_to_bin(msg, &bin, &blen);
+        plist_free(msg);
+        size_t len = blen;
+        if (round % 3 != 0)   /* a third go in unmutated so the phone gets deep into a request */
+            mutate((unsigned char *)bin, &len, &x);
+        put32(f->host, (uint32_t)len);
+        dl_write_full(f->host, bin, len);
+        free(bin);
+        for (int step = 0; step < 4; step++) {
+            plist_t m = NULL;
+            if (dl_recv(f->host, &m, 50) != 0)   /* the phone waits for more: hang up */
+                break;
+            const char *name = dl_message_name(m);
+            unsigned char reply[512];
+            size_t rlen = 0;
+            if (name && strcmp(name, "DLMessageDownloadFiles") == 0) {
+                /* a plausible stream for the first path: header, data block, success */
+                const char *p = plist_get_string_ptr(plist_array_get_item(plist_array_get_item(m, 1), 0), NULL);
+                size_t pl = p ? strlen(p) : 0;
+                if (pl > 200)
+                    pl = 200;
+                unsigned char *q = reply;
+                q[0] = 0; q[1] = 0; q[2] = 0; q[3] = (unsigned char)pl; q += 4;
+                memcpy(q, p ? p : "", pl); q += pl;
+                memcpy(q, "\x00\x00\x00\x05\x0c" "abcd" "\x00\x00\x00\x01\x00" "\x00\x00\x00\x00", 18); q += 18;
+                rlen = (size_t)(q - reply);
+            } else {
+                plist_t st = plist_new_array();
+                plist_array_append_item(st, plist_new_string("DLMessageStatusResponse"));
+                plist_array_append_item(st, plist_new_uint(rng_next(&x) % 3 ? 0 : (uint64_t)-13));
+                plist_array_append_item(st, plist_new_string(DL_EMPTY_PARAM));
+                plist_array_append_item(st, plist_new_uint(1u << 30));
+                char *sb = NULL;
+                uint32_t sl = 0;
+                plist_to_bin(st, &sb, &sl);
+                plist_free(st);
+                if (sl + 4 <= sizeof reply) {
+                    reply[0] = (unsigned char)(sl >> 24); reply[1] = (unsigned char)(sl >> 16);
+                    reply[2] = (unsigned char)(sl >> 8); reply[3] = (unsigned char)sl;
+                    memcpy(reply + 4, sb, sl);
+                    rlen = sl + 4;
+                }
+                free(sb);
+            }
+            plist_free(m);
+            if (rng_next(&x) % 2)
+                mutate(reply, &rlen, &x);
+            if (dl_write_full(f->host, reply, rlen) != 0)
+                break;
+        }
+        finish(f);
+    }
+    char p[4400];
+    snprintf(p, sizeof p, "%s/dev", f->w.dir);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);   /* the phone's folder is still there */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +746,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restore_device_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mbfile_roundtrip_and_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_afc_lock_paths_and_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fuzz_sessions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
