@@ -17,6 +17,7 @@ so one test can use several at once and a later "clean" request of the same path
   corrupt=OFFSET             flip the byte at OFFSET ...
   corrupt_times=K            ... in the first K responses only (default: always)
   noetag=1                   send neither ETag nor Last-Modified
+  validator=lastmod|weak     send only Last-Modified, or only a weak ETag (W/"...")
 
 Special paths: /redirect?to=PATH (302 to PATH), /loop/N (302 to /loop/N+1, forever),
 /_stats (JSON: body bytes sent and requests per path; ?reset=1 clears).
@@ -115,6 +116,10 @@ class Handler(BaseHTTPRequestHandler):
         etag = '"%x-%x-%x"' % (st.st_ino, st.st_mtime_ns, size)
         lastmod = email.utils.formatdate(st.st_mtime, usegmt=True)
         validators = {} if q.get("noetag") else {"ETag": etag, "Last-Modified": lastmod}
+        if q.get("validator") == "lastmod":
+            validators = {"Last-Modified": lastmod}
+        elif q.get("validator") == "weak":
+            validators = {"ETag": "W/" + etag}
 
         start, end, partial = 0, size - 1, False
         rng = self.headers.get("Range")

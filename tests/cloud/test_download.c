@@ -161,6 +161,50 @@ static void test_no_validators_no_resume(void **state)
     assert_int_equal(res.stats.body_bytes, A_SIZE);
 }
 
+static void test_resume_on_last_modified(void **state)
+{
+    net.max_attempts = 1;
+    assert_int_equal(fetch(url_of(&srv, "/a.bin?drop=1000000&validator=lastmod"), sha_a),
+                     REVIVE_E_NETWORK);
+    assert_int_equal(fetch(url_of(&srv, "/a.bin?validator=lastmod"), sha_a), REVIVE_OK);
+    assert_int_equal(res.stats.resumed_from, 1000000);
+    assert_int_equal(res.stats.body_bytes, A_SIZE - 1000000);
+    assert_delivered(sha_a, A_SIZE);
+}
+
+static void test_weak_etag_not_resumed(void **state)
+{
+    /* RFC 9110: a weak validator may not be used in If-Range, so no resume from it */
+    net.max_attempts = 1;
+    assert_int_equal(fetch(url_of(&srv, "/a.bin?drop=1000000&validator=weak"), sha_a),
+                     REVIVE_E_NETWORK);
+    assert_int_equal(fetch(url_of(&srv, "/a.bin?validator=weak"), sha_a), REVIVE_OK);
+    assert_int_equal(res.stats.resumed_from, 0);
+    assert_int_equal(res.stats.body_bytes, A_SIZE);
+    assert_delivered(sha_a, A_SIZE);
+}
+
+static void test_proxy_from_environment(void **state)
+{
+    /* A second server plays the proxy: it serves the absolute-form request
+     * "GET http://127.0.0.1:1/a.bin" from its own root. Port 1 is never reached. */
+    server proxy;
+    assert_int_equal(server_start(&proxy, dir, false), 0);
+    char purl[64];
+    snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", proxy.port);
+    setenv("http_proxy", purl, 1);
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    int rc = fetch("http://127.0.0.1:1/a.bin", sha_a);
+    unsetenv("http_proxy");
+    setenv("no_proxy", "127.0.0.1", 1);
+    long long through = server_sent(&proxy, "/a.bin");
+    server_stop(&proxy);
+    assert_int_equal(rc, REVIVE_OK);
+    assert_int_equal(through, A_SIZE);
+    assert_delivered(sha_a, A_SIZE);
+}
+
 static void test_416_restarts(void **state)
 {
     net.max_attempts = 1;
@@ -396,6 +440,9 @@ int main(void)
         T(test_stall_detected_and_resumed),
         T(test_server_ignores_range),
         T(test_no_validators_no_resume),
+        T(test_resume_on_last_modified),
+        T(test_weak_etag_not_resumed),
+        T(test_proxy_from_environment),
         T(test_416_restarts),
         T(test_overlong_length_completes_by_416),
         T(test_short_length_is_checksum_error),
