@@ -103,6 +103,19 @@ static int staged_path(const char *staging, const struct mb2_entry *e, char *out
     return (size_t)snprintf(out, len, "%s/%s/%s", staging, e->domain, e->relpath) < len ? 0 : -1;
 }
 
+/* Bytes of the phone's data (0 if it cannot be listed). */
+static uint64_t data_bytes(const char *data_dir)
+{
+    struct sim_data_file *f = NULL;
+    size_t n = 0;
+    uint64_t sum = 0;
+    if (sim_data_list(data_dir, &f, &n) == 0)
+        for (size_t i = 0; i < n; i++)
+            sum += f[i].size;
+    sim_data_list_free(f, n);
+    return sum;
+}
+
 /* Moves the staged files into the data (and removes what the backup lacks when asked).
  * 0, or -1 with errno. */
 static int apply(const char *staging, const char *data_dir, struct mb2_entry **todo, size_t n,
@@ -364,8 +377,12 @@ void mb2_restore(struct mb2_session *s, plist_t req)
             snprintf(p, sizeof p, "%s/%.2s/%s", root, todo[i]->file_id, todo[i]->file_id);
             plist_array_append_item(arr, plist_new_string(p));
         }
-        double pct = total ? 100.0 * (double)prog.done / (double)total : 0.0;
-        int r = dl_download_begin(s->fd, arr, pct);
+        /* the host shows this as the overall progress once the batch is through */
+        uint64_t batch_bytes = 0;
+        for (size_t i = start; i < end; i++)
+            batch_bytes += todo[i]->size;
+        double pct = total ? 100.0 * (double)(prog.done + batch_bytes) / (double)total : 100.0;
+        int r = dl_download_begin(s->fd, arr, pct > 100.0 ? 100.0 : pct);
         plist_free(arr);
         if (r != 0)
             goto broken;
@@ -475,11 +492,20 @@ void mb2_restore(struct mb2_session *s, plist_t req)
         mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Multiple errors downloading files: %s", first_failure);
         goto out;
     }
+    uint64_t before = data_bytes(s->snap.data_dir);
     if (apply(staging, s->snap.data_dir, todo, ntodo, remove_missing, system_files) != 0) {
         mb2_log(s, "backup-restore failed: cannot move the restored files into place: %s", strerror(errno));
         mb2_send_result(s, MB2_ERR_RESTORE_MOVE, "Error moving the restored files into place: %s", strerror(errno));
         goto out;
     }
+    /* the phone's free space follows its data */
+    uint64_t after = data_bytes(s->snap.data_dir);
+    sim_lock(s->w);
+    if (after >= before)
+        s->d->storage_free = s->d->storage_free > after - before ? s->d->storage_free - (after - before) : 0;
+    else if (s->d->storage_free + (before - after) <= s->d->storage_total)
+        s->d->storage_free += before - after;
+    sim_unlock(s->w);
     if (!preserve) {
         plist_t ld = plist_dict_get_item(manifest, "Lockdown");
         const char *name = ld && plist_get_node_type(ld) == PLIST_DICT ? str_opt(ld, "DeviceName") : NULL;

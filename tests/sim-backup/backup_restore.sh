@@ -117,6 +117,7 @@ PY
 
 # --- restore into the second phone ----------------------------------------------------
 boots=$(field devices.1.boot_count)
+free1=$(field devices.1.storage_free)
 timeout 60 idevicebackup2 -u "$U1" -s "$U0" restore --system --no-reboot "$B" > "$TMP/restore.out" 2>&1 ||
     { cat "$TMP/restore.out" >&2; fail "idevicebackup2 restore exited with $?"; }
 grep -q "Restore Successful." "$TMP/restore.out" || { cat "$TMP/restore.out" >&2; fail "restore not successful"; }
@@ -124,6 +125,9 @@ expect_eq "phone 1's data after the restore" "$(field devices.1.data_digest)" "$
 expect_eq "phone 0's data is untouched" "$(field devices.0.data_digest)" "$D0"
 "$SIMCTL" --raw log device=1 | grep -q "backup-restore finished" || fail "device 1's log does not show the restore"
 expect_eq "no reboot with --no-reboot" "$(field devices.1.boot_count)" "$boots"
+# the phone keeps its own 50 KB and gains the backup's 600 KB: its free space shrinks
+free1_after=$(field devices.1.storage_free)
+[ "$free1_after" -lt "$free1" ] || fail "storage_free did not drop after a restore ($free1 -> $free1_after)"
 expect_eq "phone 1 still in normal mode" "$(field devices.1.mode)" normal
 
 # --- again, with every option the other way: copy first, remove what the backup lacks,
