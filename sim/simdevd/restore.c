@@ -25,6 +25,8 @@
  *   an update restore keeps it, and cannot repair a severely damaged or needs-DFU OS
  *   (restored fails to mount the filesystems);
  * - a phone whose OS needs DFU cannot load iBEC from recovery: it must start in DFU;
+ * - a phone whose low battery refuses long operations (and is not charging) has restored
+ *   refuse before writing anything: it reboots to recovery with its OS untouched;
  * - success: OS whole at the new version, auto-boot=true saved, reboot to normal.
  * If the host goes away (the command's connection closes) the phone behaves as if the
  * cable went: restored gives up and the phone reboots (to recovery).
@@ -48,7 +50,7 @@ enum { OP_CREATE_PARTITION_MAP = 11, OP_CREATE_FILESYSTEM = 12, OP_RESTORE_IMAGE
 /* idevicerestore's progress steps. */
 enum { STEP_UPLOAD_FS = 2, STEP_VERIFY_FS = 3, STEP_FLASH_FW = 4 };
 /* restored's StatusMsg codes. */
-enum { STATUS_FINISHED = 0, STATUS_MOUNT_FAILED = 14 };
+enum { STATUS_FINISHED = 0, STATUS_FAIL = 1, STATUS_MOUNT_FAILED = 14 };
 
 struct job {
     struct sim_world *w;
@@ -279,6 +281,17 @@ static void run(struct job *j)
     /* restored: from here on the OS is being rewritten. */
     phase(j, "restore");
     sim_lock(w);
+    if (d->battery_policy == SIM_BATTERY_REFUSES && !d->charging) {
+        /* restored will not start on an empty battery; the phone reboots untouched
+         * (to recovery: auto-boot is still false). */
+        sim_log(w, d, "restored: battery too low (%d%%), restore refused", d->battery);
+        sim_iboot_reset(d);
+        sim_reboot(w, d);
+        sim_unlock(w);
+        emit(j, json_pack("{s:s,s:i}", "event", "status", "code", STATUS_FAIL));
+        fail(j, "status", "the battery is too low for a restore; charge the phone");
+        return;
+    }
     if (d->os == SIM_OS_WHOLE)
         d->os = SIM_OS_MILD;
     os = d->os;

@@ -4,6 +4,7 @@
 # recovery with auto-boot false and its OS not whole, and a second update restore fixes
 # it. An OS that needs an erase fails an update restore (255) and then takes an erase.
 # A phone that needs DFU cannot be restored from recovery (254) but can from DFU. An
+# battery that refuses long operations makes restored refuse (255, back to recovery). An
 # unplug late in the restore (verification) is exit 245 and leaves the phone in recovery.
 . "$(dirname "$0")/lib.sh"
 
@@ -48,6 +49,15 @@ has "$TMP/out" "Found device in DFU mode"
 has "$TMP/out" "Sending iBSS (4096 bytes)..."
 expect_eq "mode after the DFU restore" "$(field devices.0.mode)" normal
 expect_eq "OS after the DFU restore" "$(field devices.0.os)" whole
+kill "$SIM_PID"; wait "$SIM_PID" 2> /dev/null; SIM_PID=; rm -rf "$TMP/sim"
+
+start_sim "$SCENARIOS/low-battery.json"
+restore -y -i 0x1A2B3C4D5E78 "$TMP/fw.ipsw"
+expect_rc "a battery that refuses" 255
+has "$TMP/out" "Status: Fail"
+wait_mode 0 recovery
+expect_eq "OS after the battery refusal" "$(field devices.0.os)" whole
+log_has 0 'restored: battery too low (3%), restore refused' || fail "the refusal is not in the log"
 kill "$SIM_PID"; wait "$SIM_PID" 2> /dev/null; SIM_PID=; rm -rf "$TMP/sim"
 
 cat > "$TMP/unplug.json" <<'JSON'
