@@ -27,13 +27,13 @@ B="$TMP/backup"
 mkdir -p "$B"
 U0=$(field devices.0.udid); U1=$(field devices.1.udid); U2=$(field devices.2.udid)
 U3=$(field devices.3.udid); U4=$(field devices.4.udid); U5=$(field devices.5.udid)
-U6=$(field devices.6.udid)
+U6=$(field devices.6.udid); U7=$(field devices.7.udid)
 
 # Work around: simdevd's default pair records carry no EscrowBag, and idevicebackup2
 # starts mobilebackup2 with lockdownd_start_service_with_escrow_bag, which refuses
 # without one. Real pair records have it (the phone returns it from Pair). Make the
 # records exist, then add a bag if the core did not write one.
-for u in "$U0" "$U1" "$U2" "$U3" "$U4" "$U5" "$U6"; do
+for u in "$U0" "$U1" "$U2" "$U3" "$U4" "$U5" "$U6" "$U7"; do
     ideviceinfo -u "$u" -k UniqueDeviceID > /dev/null || fail "ideviceinfo -u $u"
 done
 python3 - "$SIMDEVD_DIR/pairrecords" <<'PY' || fail "cannot add EscrowBag to the pair records"
@@ -153,6 +153,17 @@ grep -q "Restore Successful." "$TMP/unplug.out" && fail "an interrupted restore 
 "$SIMCTL" --raw log device=2 | grep -q "fault unplug (backup-restore at" || fail "the unplug fault did not fire"
 poll_log 2 "backup-restore interrupted at" || fail "device 2's log does not show the interrupted restore"
 expect_eq "phone 2's data after an interrupted restore" "$(field devices.2.data_digest)" "$D2"
+
+# --- unplug half way through a backup: the host's copy must not look finished --------------
+mkdir -p "$TMP/cut"
+if timeout 60 idevicebackup2 -u "$U7" backup --full "$TMP/cut" > "$TMP/cut.out" 2>&1; then
+    cat "$TMP/cut.out" >&2; fail "a backup interrupted by an unplug succeeded"
+fi
+grep -q "Backup Successful." "$TMP/cut.out" && fail "an interrupted backup says successful"
+poll_log 7 "backup interrupted at" || fail "device 7's log does not show the interrupted backup"
+python3 -c "import plistlib,sys; s=plistlib.load(open(sys.argv[1],'rb')); sys.exit(s['SnapshotState']=='finished')" \
+    "$TMP/cut/$U7/Status.plist" || fail "an interrupted backup's Status.plist says finished"
+[ ! -e "$TMP/cut/$U7/Manifest.db" ] || fail "an interrupted backup has a Manifest.db"
 
 # --- a corrupted file in the backup: same size, one byte changed --------------------------
 victim=$(find "$B/$U0" -path "*/[0-9a-f][0-9a-f]/*" -type f -size +1k | head -1)
