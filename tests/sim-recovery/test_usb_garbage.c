@@ -326,6 +326,48 @@ int main(void)
     close(h);
     plist_free(list_ok());
 
+    /* Random iBoot command lines on a recovery handle (no reboot-like commands, so the
+     * phone stays on the bus), and random DFU requests on the DFU phone. */
+    srand(4242);
+    static const char *const verbs[] = { "getenv", "setenv", "saveenv", "go", "bootx", "bgcolor", "setpicture",
+                                         "ramdisk", "devicetree", "printenv", "", "setenv auto-boot", "getenv \"" };
+    h = open_handle(location_of(0));
+    for (int i = 0; i < 400; i++) {
+        char cmdline[400];
+        int n = snprintf(cmdline, sizeof cmdline, "%s ", verbs[rand() % (int)(sizeof verbs / sizeof *verbs)]);
+        int extra = rand() % 300;
+        for (int k = 0; k < extra && n < (int)sizeof cmdline - 1; k++)
+            cmdline[n++] = (char)(rand() % 3 ? 32 + rand() % 95 : rand() % 256);
+        if (strstr(cmdline, "reboot") || strstr(cmdline, "reset") || strstr(cmdline, "fsboot"))
+            continue;
+        int64_t e = call(h, control(0x40, 0, cmdline, (uint64_t)n, 0));
+        if (e == 0 && rand() % 4 == 0)
+            e = call(h, control(0xC0, 0, NULL, 0, (uint64_t)(rand() % 300)));
+        if (e == 4 || e < 0) {   /* re-enumerated (go) or hung up: open it again */
+            close(h);
+            h = open_handle(location_of(0));
+        }
+    }
+    close(h);
+    plist_free(list_ok());
+    h = open_handle(location_of(1));
+    for (int i = 0; i < 400; i++) {
+        static const uint64_t rts[] = { 0x21, 0xA1, 0x40, 0xC0 };
+        char data[3000];
+        uint64_t len = (uint64_t)(rand() % 3 ? rand() % (int)sizeof data : 0);
+        for (uint64_t k = 0; k < len; k++)
+            data[k] = (char)rand();
+        int64_t e = rand() % 40 == 0 ? call(h, req("Reset"))
+                                     : call(h, control(rts[rand() % 4], (uint64_t)(rand() % 8), data, len,
+                                                       (uint64_t)(rand() % 10)));
+        if (e == 4 || e == 5 || e < 0) {
+            close(h);
+            h = open_handle(location_of(1));
+        }
+    }
+    close(h);
+    plist_free(list_ok());
+
     /* Random frames, seeded so a failure can be replayed. */
     srand(20261125);
     for (int round = 0; round < 300; round++) {
