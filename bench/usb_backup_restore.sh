@@ -80,15 +80,18 @@ measure() {
   find "$data_dir" -mindepth 1 -delete
   # wall time and the tool's own user+sys CPU (getrusage of the child, microseconds)
   python3 - "$work/time" "$work/$name.log" "$@" <<'PY' ||
-import resource, subprocess, sys, time
+import os, shutil, sys, time
 out, log, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+# posix_spawn + wait4: the rusage of exactly this child (subprocess would add the
+# forked interpreter's own start-up to it)
+fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+acts = [(os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)]
 t = time.monotonic()
-with open(log, "w") as f:
-    rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode
+pid = os.posix_spawn(shutil.which(cmd[0]) or cmd[0], cmd, os.environ, file_actions=acts)
+_, status, ru = os.wait4(pid, 0)
 wall = time.monotonic() - t
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 open(out, "w").write(f"{wall:.3f} {ru.ru_utime:.6f} {ru.ru_stime:.6f}\n")
-sys.exit(rc)
+sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
 PY
     { tail -n 20 "$work/$name.log" >&2; echo "$name restore failed" >&2; exit 1; }
   read -r wall user sys <"$work/time"

@@ -3,10 +3,10 @@
  *
  * libirecovery 1.0.0 has no "list devices" call; it has device events
  * (irecv_device_event_subscribe), whose first subscriber makes it enumerate what is
- * already plugged in. So the plugin subscribes once, on first need, keeps a registry of
- * the recovery/DFU devices it was told about, and answers list() from it — after
- * usb.irecv_settle seconds (default 1) since subscribing, so the first enumeration has
- * landed. The same events feed the hotplug watch. The identity is the ECID in the USB
+ * already plugged in. So the plugin subscribes once, on first need (a watch, or a list
+ * while libusb sees a recovery/DFU device), keeps a registry of the devices it was told
+ * about, and answers list() from it once the first enumeration has reported what libusb
+ * sees (waiting at most usb.irecv_settle seconds). The same events feed the hotplug watch. The identity is the ECID in the USB
  * serial string ("CPID:8030 ... ECID:001A2B3C4D5E6F70 ... SRTG:[iBoot-...]").
  *
  * An action opens the device by ECID (irecv_open_with_ecid, a few quick tries), does one thing
@@ -229,6 +229,11 @@ void usb_rec_stop(usb_state *st)
 int usb_rec_list(usb_state *st, revive_call *call, revive_device_id *out, size_t cap, size_t *count)
 {
     *count = 0;
+    pthread_mutex_lock(&st->lock);
+    bool started = st->irecv_ctx != NULL;
+    pthread_mutex_unlock(&st->lock);
+    if (!started && probe_usb(false).devices == 0)
+        return REVIVE_OK; /* nothing in recovery/DFU: no event thread for a one-shot list */
     int rc = usb_rec_start(st);
     if (rc != REVIVE_OK)
         return rc;
