@@ -61,8 +61,10 @@ return playbook {
 
     local firmware
     local function firmware_path()
-      if not firmware then firmware = rescue.firmware(p.firmware) end
-      return firmware
+      if firmware then return firmware end
+      local fw, err = rescue.firmware(p.firmware)
+      firmware = fw
+      return fw, err
     end
 
     local well_now, report = ladder {

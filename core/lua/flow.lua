@@ -79,6 +79,8 @@ function api.ladder(l)
           if FATAL[e.name] then error(e, 0) end
         elseif res[2] == nil and res.n >= 3 and res[3] ~= nil then
           e = as_error(res[3])
+        elseif not res[2] then -- nil or false without a reason: it did not work either
+          e = host.error("unknown", "the remedy returned " .. tostring(res[2]) .. " without saying why")
         end
         tried[#tried + 1] = { remedy = r.name, result = e and (e.name .. ": " .. e.message) or "done" }
         if e and e.name == "disconnected" then

@@ -521,6 +521,32 @@ static void test_interrupted_restore_whole_ladder(void **s)
     json_decref(recs);
 }
 
+static void test_interrupted_restore_reports_why_each_remedy_failed(void **s)
+{
+    (void)s;
+    use_shipped("interrupted-restore.lua");
+    snprintf(F.mode, sizeof F.mode, "recovery");
+    F.stuck = true;
+    F.fail_verb = "fetch";
+    F.fail_code = REVIVE_E_NETWORK;
+    F.fail_times = 1000;
+    assert_int_equal(run_book((struct opts){.yes = true}), REVIVE_OK);
+    assert_string_equal(outcome, "needs_person");
+    assert_int_equal(fake_count(&F, "restore_firmware"), 0);
+    json_t *recs = journal();
+    json_t *tried = json_object_get(json_array_get(recs, json_array_size(recs) - 1), "tried");
+    size_t i;
+    json_t *t;
+    int network = 0;
+    json_array_foreach(tried, i, t) {
+        const char *line = json_string_value(t);
+        assert_null(strstr(line, "(done)")); /* nothing worked, and the report says so */
+        network += strstr(line, "network") != NULL;
+    }
+    assert_int_equal(network, 4); /* both restores, the DFU restore and the factory reset */
+    json_decref(recs);
+}
+
 static void test_every_shipped_playbook_runs_on_a_healthy_phone(void **s)
 {
     (void)s;
@@ -563,6 +589,7 @@ int main(void)
         T(test_no_run_left_when_the_playbook_does_not_load),
         T(test_interrupted_restore_exits_recovery),
         T(test_interrupted_restore_whole_ladder),
+        T(test_interrupted_restore_reports_why_each_remedy_failed),
         T(test_every_shipped_playbook_runs_on_a_healthy_phone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,13 +19,14 @@ function M.health()
 end
 
 --- firmware(query, refresh) -> path or nil, err: a local, verified firmware file.
---- query is a path, a URL, a source query ("firmware:iPhone12,1:latest"), or just
+--- query is a local path (used as it is), a URL, a source query ("firmware:iPhone12,1:latest"), or just
 --- "latest", a version ("17.5") or a build ("21F79") for this phone's model. The source
 --- plugins (or the simulator's synthetic catalog under --sim) turn it into a file;
 --- refresh = true fetches again instead of using the cache.
 function M.firmware(query, refresh)
   return step(refresh and "fetch fresh firmware" or "fetch firmware", function()
     local q = query
+    if q:find("^[/.~]") then return q end -- a file or folder here: used as it is
     if not q:find("[:/]") then
       local info = device.info()
       local model = info and info.product_type
@@ -54,27 +55,32 @@ function M.backup_if_readable()
   end)
 end
 
+local function answering()
+  -- iOS is up a little before lockdownd answers: give it half a minute.
+  return retry({ attempts = 6, backoff = 5, max_backoff = 5 }, function()
+    local well, state = M.health()
+    if well then return true end
+    return nil, errors.new("timeout", "the phone is " .. state)
+  end)
+end
+
 --- wait_booted(timeout) -> true or nil, err: the phone is booted (normal mode, answering)
---- after an action that restarts it. A phone that restarts first leaves the bus, so this
---- waits for that (briefly), then for the phone to come back in any mode, and fails with
---- wrong_mode when it came back in recovery or DFU.
+--- after an action that restarts it. It returns as soon as the phone answers in normal
+--- mode; a phone seen back in recovery or DFU fails at once with wrong_mode (so a ladder
+--- moves on); a phone off the bus (booting) is waited for up to `timeout` seconds. It is
+--- one step, so a resume sees the answer the run saw.
 function M.wait_booted(timeout)
-  if M.health() then return true end
-  device.wait_for("off", 15)
-  local ok, err = device.wait_for({ "normal", "recovery", "dfu", "restore" }, timeout or 300)
-  if not ok then return nil, err end
-  local well, state = M.health()
-  if not well and state == "normal (not answering)" then
-    -- iOS is still starting: lockdownd answers some seconds after the phone appears.
-    ok, err = retry({ attempts = 6, backoff = 5, max_backoff = 5 }, function()
-      local w, st = M.health()
-      if w then return true end
-      return nil, errors.new("timeout", "the phone is " .. st)
-    end)
-    if ok then return true end
-  end
-  if well then return true end
-  return nil, errors.new("wrong_mode", "the phone came back in " .. state .. " mode, not booted")
+  return step("wait for the phone to boot", function()
+    if device.wait_for("normal", 20) then return answering() end
+    local mode = device.mode()
+    if mode == "off" then
+      local ok, err = device.wait_for({ "normal", "recovery", "dfu", "restore" }, timeout or 300)
+      if not ok then return nil, err end
+      mode = device.mode()
+      if mode == "normal" then return answering() end
+    end
+    return nil, errors.new("wrong_mode", "the phone came back in " .. tostring(mode) .. " mode, not booted")
+  end)
 end
 
 M.SERVICE = "Take the phone to Apple or an Apple Authorised Service Provider: what revive tried "
