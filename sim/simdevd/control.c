@@ -143,11 +143,11 @@ static void cmd_log(struct sim_world *w, json_t *req, int fd)
     if (!d)
         return;
     json_t *lines = json_array();
-    sim_lock(w);
     struct sim_devpriv *p = sim_priv(w, d);
+    sim_log_lock();
     for (size_t i = 0; i < p->nlog; i++)
         json_array_append_new(lines, json_string(p->log[i]));
-    sim_unlock(w);
+    sim_log_unlock();
     sim_control_reply(fd, json_pack("{s:b,s:o}", "ok", 1, "log", lines));
 }
 

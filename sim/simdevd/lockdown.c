@@ -369,6 +369,13 @@ static void handle_enter_recovery(struct session *s)
     sim_unlock(w);
 }
 
+static bool valid_utf8(const char *s)
+{
+    json_t *j = json_string(s);   /* jansson refuses invalid UTF-8 */
+    json_decref(j);
+    return j != NULL;
+}
+
 static void handle_set_value(struct session *s, plist_t req)
 {
     char *domain = sim_plist_get_string(req, "Domain");
@@ -376,7 +383,8 @@ static void handle_set_value(struct session *s, plist_t req)
     char *value = sim_plist_get_string(req, "Value");
     if (!s->active) {
         send_error(s, "SetValue", "InvalidHostID");
-    } else if (!domain && key && strcmp(key, "DeviceName") == 0 && value && strlen(value) < sizeof s->d->device_name) {
+    } else if (!domain && key && strcmp(key, "DeviceName") == 0 && value && value[0] &&
+               strlen(value) < sizeof s->d->device_name && valid_utf8(value)) {
         sim_lock(s->w);
         strcpy(s->d->device_name, value);
         sim_log(s->w, s->d, "set DeviceName");

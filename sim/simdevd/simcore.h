@@ -82,6 +82,8 @@ struct sim_world {
 int sim_world_init(struct sim_world *w, const char *dir);
 void sim_world_free(struct sim_world *w);
 struct sim_devpriv *sim_priv(struct sim_world *w, struct sim_device *d);
+void sim_log_lock(void);     /* guards every device's operation log (taken by sim_log) */
+void sim_log_unlock(void);
 const char *sim_mode_name(sim_mode m);
 const char *sim_os_name(sim_os_state o);
 int sim_mode_parse(const char *s, sim_mode *out);

@@ -181,6 +181,11 @@ bool sim_device_reachable(struct sim_device *d, sim_mode m)
 
 /* ---- operation log ---- */
 
+/* The log has its own lock, so modules may log with or without the world lock held. */
+static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
+void sim_log_lock(void) { pthread_mutex_lock(&log_mutex); }
+void sim_log_unlock(void) { pthread_mutex_unlock(&log_mutex); }
+
 void sim_log(struct sim_world *w, struct sim_device *d, const char *fmt, ...)
 {
     char line[512];
@@ -188,22 +193,32 @@ void sim_log(struct sim_world *w, struct sim_device *d, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    /* Lines may quote what a client sent: keep them printable ASCII so the log stays
+     * valid JSON text for the control socket. */
+    for (char *c = line; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            *c = '?';
     if (!d)
         return;
-    struct sim_devpriv *p = sim_priv(w, d);
-    if (p->nlog == p->caplog) {
-        size_t cap = p->caplog ? p->caplog * 2 : 32;
-        char **n = realloc(p->log, cap * sizeof *n);
-        if (!n)
-            return;
-        p->log = n;
-        p->caplog = cap;
-    }
     char *copy = malloc(strlen(line) + 24);
     if (!copy)
         return;
     sprintf(copy, "%.3f %s", sim_now(w), line);
+    struct sim_devpriv *p = sim_priv(w, d);
+    sim_log_lock();
+    if (p->nlog == p->caplog) {
+        size_t cap = p->caplog ? p->caplog * 2 : 32;
+        char **n = realloc(p->log, cap * sizeof *n);
+        if (!n) {
+            sim_log_unlock();
+            free(copy);
+            return;
+        }
+        p->log = n;
+        p->caplog = cap;
+    }
     p->log[p->nlog++] = copy;
+    sim_log_unlock();
     if (getenv("SIMDEVD_VERBOSE"))
         fprintf(stderr, "simdevd: [%s] %s\n", d->udid, copy);
 }

@@ -93,7 +93,8 @@ void sim_nvram_set(struct sim_device *d, const char *name, const char *value);
 void sim_nvram_unset(struct sim_device *d, const char *name);
 void sim_nvram_save(struct sim_device *d);   /* only saved values survive a reboot/power loss */
 /* The device's operation log, which tests read through the control socket:
- * one line per thing done to the phone, e.g. "enter-recovery", "erase", "restore-firmware ok". */
+ * one line per thing done to the phone, e.g. "enter-recovery", "erase", "restore-firmware ok".
+ * May be called with or without the lock held (the log has a lock of its own). */
 void sim_log(struct sim_world *w, struct sim_device *d, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Fault injection: long operations call this at every chunk with their op name
