@@ -90,10 +90,20 @@ bool mb2_opt_bool(plist_t dict, const char *key, bool def)
     return v != 0;
 }
 
-/* Sink writing to a FILE. */
+/* Sink writing to a FILE, refusing more than a backup's description can need. */
+#define SMALL_FILE_MAX (512u * 1024u * 1024u)
+struct small_sink {
+    FILE *f;
+    uint64_t got;
+};
+
 static int file_sink(void *ctx, const void *buf, size_t len)
 {
-    return fwrite(buf, 1, len, ctx) == len ? 0 : -1;
+    struct small_sink *k = ctx;
+    k->got += len;
+    if (!k->f || k->got > SMALL_FILE_MAX)
+        return -1;
+    return fwrite(buf, 1, len, k->f) == len ? 0 : -1;
 }
 
 int mb2_fetch_small(struct mb2_session *s, const char *const *paths, const char *const *dest, bool *ok, size_t n)
@@ -119,10 +129,10 @@ int mb2_fetch_small(struct mb2_session *s, const char *const *paths, const char 
             return -1;   /* the host answers in the order asked, or it is not speaking DL */
         }
         free(path);
-        FILE *f = fopen(dest[i], "wb");
+        struct small_sink k = { .f = fopen(dest[i], "wb") };
         struct dl_file_result res;
-        r = dl_download_body(s->fd, file_sink, f, NULL, NULL, &res, DL_TIMEOUT_MS);
-        bool closed = f && fclose(f) == 0;
+        r = dl_download_body(s->fd, file_sink, &k, NULL, NULL, &res, DL_TIMEOUT_MS);
+        bool closed = k.f && fclose(k.f) == 0;
         if (r != 0)
             return -1;
         ok[i] = res.ok && !res.sink_failed && closed;

@@ -103,6 +103,33 @@ static int staged_path(const char *staging, const struct mb2_entry *e, char *out
     return (size_t)snprintf(out, len, "%s/%s/%s", staging, e->domain, e->relpath) < len ? 0 : -1;
 }
 
+static int entry_cmp(const void *a, const void *b)
+{
+    const struct mb2_entry *x = *(const struct mb2_entry *const *)a, *y = *(const struct mb2_entry *const *)b;
+    int c = strcmp(x->domain, y->domain);
+    return c ? c : strcmp(x->relpath, y->relpath);
+}
+
+/* A manifest that names "a" and "a/b" as files cannot be laid out as files: the first
+ * such pair's later entry, or NULL. todo gets sorted. */
+static const struct mb2_entry *file_under_file(struct mb2_entry **todo, size_t n)
+{
+    qsort(todo, n, sizeof *todo, entry_cmp);
+    for (size_t i = 0; i < n; i++) {
+        char prefix[1100];
+        snprintf(prefix, sizeof prefix, "%s", todo[i]->relpath);
+        for (char *slash = strchr(prefix, '/'); slash; slash = strchr(slash + 1, '/')) {
+            *slash = '\0';
+            struct mb2_entry probe = { .domain = todo[i]->domain, .relpath = prefix };
+            const struct mb2_entry *pp = &probe;
+            if (bsearch(&pp, todo, n, sizeof *todo, entry_cmp))
+                return todo[i];
+            *slash = '/';
+        }
+    }
+    return NULL;
+}
+
 /* Bytes of the phone's data (0 if it cannot be listed). */
 static uint64_t data_bytes(const char *data_dir)
 {
@@ -337,6 +364,13 @@ void mb2_restore(struct mb2_session *s, plist_t req)
         }
         todo[ntodo++] = e;
         total += e->size;
+    }
+    const struct mb2_entry *clash = file_under_file(todo, ntodo);
+    if (clash) {
+        mb2_log(s, "backup-restore failed: manifest entry %s lies under another file", clash->file_id);
+        mb2_send_result(s, MB2_ERR_BACKUP_DATA, "Error reading backup database: %s-%s lies under another file",
+                        clash->domain, clash->relpath);
+        goto out;
     }
     if (total > s->snap.storage_free) {
         mb2_log(s, "backup-restore failed: the backup needs %llu bytes, the phone has %llu free",

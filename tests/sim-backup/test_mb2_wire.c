@@ -450,6 +450,12 @@ static void test_restore_refuses_escaping_paths(void **state)
     assert_int_not_equal(stat(p, &st), 0);
     entry(&e[0], "../Home", "x.txt", "x");
     assert_int_equal(restore_with(f, e, 1, "x"), 205);
+    /* a file under a file cannot exist */
+    struct mb2_entry two[2];
+    entry(&two[0], "HomeDomain", "Library/a", "x");
+    entry(&two[1], "HomeDomain", "Library/a/b", "x");
+    assert_int_equal(restore_with(f, two, 2, "x"), 205);
+    assert_non_null(strstr(f->w.last_log, "lies under another file"));
 }
 
 static void test_restore_refuses_wrong_size_and_digest(void **state)
