@@ -121,8 +121,11 @@ int rv_cmd_backup(rv_app *app, int argc, char **argv)
     rv_fields o;
     rv_fields_init(&o);
     int c, rc = EXIT_OK;
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "O:", opts, NULL)) != -1) {
+    /* Parse the verb's own arguments (argv[1] is the verb, so start from it as argv[0]). */
+    int vargc = argc - 1;
+    char **vargv = argv + 1;
+    optind = 0; /* glibc: 0 resets getopt fully */
+    while ((c = getopt_long(vargc, vargv, "O:", opts, NULL)) != -1) {
         switch (c) {
         case OPT_IMPORTER: importer = optarg; break;
         case OPT_DOMAIN: rv_fields_put_str(&o, "domain", optarg); break;
@@ -139,6 +142,8 @@ int rv_cmd_backup(rv_app *app, int argc, char **argv)
         }
     }
     int want = strcmp(verb, "import") == 0 ? 2 : 1;
+    argc = vargc;
+    argv = vargv;
     if (argc - optind != want) {
         fprintf(stderr, "revive backup %s: expected %s\n", verb, want == 2 ? "PATH OUT" : "PATH");
         rv_fields_free(&o);

@@ -11,7 +11,7 @@
 
 int rv_cmd_doctor(rv_app *app, int argc, char **argv);
 
-static void refusal_check(rv_check *c, const rv_refusal *r)
+static void refusal_check(rv_hostcheck *c, const rv_refusal *r)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "plugins.refused");
@@ -23,7 +23,7 @@ static void refusal_check(rv_check *c, const rv_refusal *r)
              REVIVE_ABI_MAJOR, REVIVE_ABI_MINOR);
 }
 
-static void report(rv_app *app, const rv_check *c)
+static void report(rv_app *app, const rv_hostcheck *c)
 {
     if (app->json) {
         revive_field f[4] = {
@@ -60,8 +60,8 @@ int rv_cmd_doctor(rv_app *app, int argc, char **argv)
         fprintf(stderr, "revive doctor: unexpected argument '%s'\n", argv[1]);
         return EXIT_USAGE;
     }
-    rv_check *checks = calloc(RV_HOST_CHECKS_MAX + 1, sizeof *checks);
-    rv_check *one = calloc(1, sizeof *one);
+    rv_hostcheck *checks = calloc(RV_HOST_CHECKS_MAX + 1, sizeof *checks);
+    rv_hostcheck *one = calloc(1, sizeof *one);
     if (!checks || !one) {
         free(checks);
         free(one);

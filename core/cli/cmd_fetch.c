@@ -67,7 +67,7 @@ int rv_cmd_fetch(rv_app *app, int argc, char **argv)
     rv_fields o;
     rv_fields_init(&o);
     int c;
-    optind = 1;
+    optind = 0; /* glibc: 0 resets getopt fully (1 keeps the last scan's permutation state) */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             printf("%s", usage);

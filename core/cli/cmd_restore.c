@@ -93,7 +93,7 @@ static int parse_restore(rv_app *app, int argc, char **argv, const char *usage, 
                          rv_fields *o, const char **sel, const char **path)
 {
     int c;
-    optind = 1;
+    optind = 0; /* glibc: 0 resets getopt fully (1 keeps the last scan's permutation state) */
     while ((c = getopt_long(argc, argv, "hO:", opts, NULL)) != -1) {
         if (c == 'h') {
             printf("%s", usage);

@@ -309,7 +309,7 @@ int rv_cmd_run(rv_app *app, int argc, char **argv)
     const char **params = calloc((size_t)argc + 1, sizeof *params);
     size_t np = 0;
     int c;
-    optind = 1;
+    optind = 0; /* glibc: 0 resets getopt fully (1 keeps the last scan's permutation state) */
     while ((c = getopt_long(argc, argv, "d:s:wyh", opts, NULL)) != -1) {
         switch (c) {
         case 'd': device = optarg; break;

@@ -120,7 +120,7 @@ int rv_cmd_resume(rv_app *app, int argc, char **argv)
                                           { "yes", no_argument, NULL, 'y' }, { NULL, 0, NULL, 0 } };
     bool force = false;
     int c;
-    optind = 1;
+    optind = 0; /* glibc: 0 resets getopt fully (1 keeps the last scan's permutation state) */
     while ((c = getopt_long(argc, argv, "fhy", opts, NULL)) != -1) {
         if (c == 'f')
             force = true;

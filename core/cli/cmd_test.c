@@ -130,7 +130,7 @@ int rv_cmd_test(rv_app *app, int argc, char **argv)
     const char **scen = calloc((size_t)argc + 64, sizeof *scen);
     size_t ns = 0;
     int c;
-    optind = 1;
+    optind = 0; /* glibc: 0 resets getopt fully (1 keeps the last scan's permutation state) */
     while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
         if (c == 's')
             scen[ns++] = optarg;

@@ -273,6 +273,11 @@ static void terminal_sink(const rv_event *ev, void *ud)
         char tick[64];
         snprintf(tick, sizeof tick, "      %.0f...", fnum(ev, "left", fnum(ev, "seconds", 0)));
         rv_term_status(out, tick);
+    } else if (strcmp(t, "check") == 0) {
+        const char *st = fstr(ev, "status"), *name = fstr(ev, "name"), *rem = fstr(ev, "remedy");
+        fprintf(out, "    %-4s %s: %s\n", st ? st : "?", name ? name : "?", msg ? msg : "");
+        if (rem && *rem && st && strcmp(st, "fail") == 0)
+            fprintf(out, "         -> %s\n", rem);
     } else if (strcmp(t, "outcome") == 0) {
         const char *o = fstr(ev, "outcome"), *sum = fstr(ev, "summary");
         bool fixed = o && strcmp(o, "fixed") == 0;

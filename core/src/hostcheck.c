@@ -1,6 +1,6 @@
 /* Host checks (see hostcheck.h). Every fact is read from a file under the configured root
  * (host.sysroot) or from a library or tool's own answer; nothing is guessed. Each check
- * fills one rv_check and never fails as a whole: what cannot be read becomes a warn that
+ * fills one rv_hostcheck and never fails as a whole: what cannot be read becomes a warn that
  * says so. */
 #include "hostcheck.h"
 #include "config.h"
@@ -48,9 +48,9 @@ const char *rv_check_status_name(rv_check_status s)
     return "?";
 }
 
-static void set(rv_check *c, const char *name, rv_check_status st, const char *remedy, const char *fmt, ...)
+static void set(rv_hostcheck *c, const char *name, rv_check_status st, const char *remedy, const char *fmt, ...)
     REVIVE_PRINTF(5, 6);
-static void set(rv_check *c, const char *name, rv_check_status st, const char *remedy, const char *fmt, ...)
+static void set(rv_hostcheck *c, const char *name, rv_check_status st, const char *remedy, const char *fmt, ...)
 {
     snprintf(c->name, sizeof c->name, "%s", name);
     c->status = st;
@@ -176,7 +176,7 @@ static int run_capture(char *const argv[], char *out, size_t cap, int timeout_s)
 
 /* ---- disk ------------------------------------------------------------------------- */
 
-void rv_check_disk(rv_check *out, const char *path, uint64_t need, uint64_t margin)
+void rv_check_disk(rv_hostcheck *out, const char *path, uint64_t need, uint64_t margin)
 {
     char p[4096];
     snprintf(p, sizeof p, "%s", path && *path ? path : ".");
@@ -212,7 +212,7 @@ void rv_check_disk(rv_check *out, const char *path, uint64_t need, uint64_t marg
         set(out, "disk", RV_CHECK_OK, NULL, "%s free at %s (%s needed with margin)", a, p, nm);
 }
 
-void rv_check_restore_disk(rv_check *out, const char *path, uint64_t firmware_bytes)
+void rv_check_restore_disk(rv_hostcheck *out, const char *path, uint64_t firmware_bytes)
 {
     uint64_t need = firmware_bytes * 2;
     if (need < RV_RESTORE_MIN_FREE)
@@ -230,7 +230,7 @@ static bool is_ac_type(const char *t)
     return strcmp(t, "Mains") == 0 || strncmp(t, "USB", 3) == 0 || strcmp(t, "Wireless") == 0;
 }
 
-void rv_check_power(rv_check *out)
+void rv_check_power(rv_hostcheck *out)
 {
     char dir[4096];
     host_path(dir, sizeof dir, "/sys/class/power_supply");
@@ -424,7 +424,7 @@ static const char *hub_remedy(void)
            "use a hub with its own power supply and move a phone that fails to a computer port.";
 }
 
-void rv_check_usb_path(rv_check *out, const char *udid, uint64_t ecid)
+void rv_check_usb_path(rv_hostcheck *out, const char *udid, uint64_t ecid)
 {
     rv_usb_dev devs[MAX_APPLE];
     size_t total = rv_usb_apple_devices(devs, MAX_APPLE);
@@ -541,7 +541,7 @@ static bool host_file_exists(const char *abs)
     return access(p, F_OK) == 0;
 }
 
-void rv_check_usbmuxd(rv_check *out)
+void rv_check_usbmuxd(rv_hostcheck *out)
 {
     const char *env = getenv("USBMUXD_SOCKET_ADDRESS");
     if (env && *env) {
@@ -837,7 +837,7 @@ static const char *rules_remedy(void)
            "then sudo usermod -aG plugdev $USER, log out and back in, and replug the phone (docs/station.md).";
 }
 
-void rv_check_usb_access_as(rv_check *out, const rv_host_cred *cred)
+void rv_check_usb_access_as(rv_hostcheck *out, const rv_host_cred *cred)
 {
     /* Recovery (0x1281 stands for 0x1280-0x1283) and DFU (0x1227): libirecovery opens
      * them itself. Normal mode belongs to usbmuxd, which runs as its own user. */
@@ -932,7 +932,7 @@ void rv_check_usb_access_as(rv_check *out, const rv_host_cred *cred)
             files[0] ? files : "none needed as root", checked ? "; attached devices checked" : "");
 }
 
-void rv_check_usb_access(rv_check *out)
+void rv_check_usb_access(rv_hostcheck *out)
 {
     rv_host_cred c;
     rv_host_cred_self(&c);
@@ -994,7 +994,7 @@ static const char *inhibit_remedy(void)
            "or run revive under: systemd-inhibit --what=sleep:idle --why='revive restore' revive ...";
 }
 
-rv_inhibit *rv_inhibit_take(const char *why, rv_check *out)
+rv_inhibit *rv_inhibit_take(const char *why, rv_hostcheck *out)
 {
     sdb s;
     char reason[512];
@@ -1051,7 +1051,7 @@ void rv_inhibit_release(rv_inhibit *inh)
     free(inh);
 }
 
-void rv_check_sleep_inhibit(rv_check *out)
+void rv_check_sleep_inhibit(rv_hostcheck *out)
 {
     rv_inhibit *inh = rv_inhibit_take("revive doctor: checking that sleep can be blocked", out);
     if (inh)
@@ -1212,7 +1212,7 @@ size_t rv_irecovery_unknown_models(const rv_model **out, size_t cap)
     return n;
 }
 
-static void check_irecovery_models(rv_check *c, const char *ver)
+static void check_irecovery_models(rv_hostcheck *c, const char *ver)
 {
     const rv_model *unknown[256];
     size_t n = rv_irecovery_unknown_models(unknown, 256);
@@ -1236,7 +1236,7 @@ static void check_irecovery_models(rv_check *c, const char *ver)
              "table still gives the button sequences for them. Installed: %s.", ver);
 }
 
-static void check_idevicerestore(rv_check *c)
+static void check_idevicerestore(rv_hostcheck *c)
 {
     const char *tool = rv_config_get_or("usb.idevicerestore", "idevicerestore");
     char out[2048], ver[128] = "";
@@ -1272,7 +1272,7 @@ static void check_idevicerestore(rv_check *c)
         set(c, "versions.idevicerestore", RV_CHECK_OK, NULL, "idevicerestore %s (%s)", ver, tool);
 }
 
-size_t rv_check_versions(rv_check *out, size_t cap)
+size_t rv_check_versions(rv_hostcheck *out, size_t cap)
 {
     size_t n = 0;
     for (size_t i = 0; i < sizeof libs / sizeof libs[0] && n < cap; i++, n++) {
@@ -1301,7 +1301,7 @@ size_t rv_check_versions(rv_check *out, size_t cap)
 
 /* ---- revive's directories --------------------------------------------------------- */
 
-void rv_check_dir(rv_check *out, int which)
+void rv_check_dir(rv_hostcheck *out, int which)
 {
     const char *label = which == REVIVE_DIR_CACHE ? "cache" : which == REVIVE_DIR_STATE ? "state"
                       : which == REVIVE_DIR_DATA ? "data" : which == REVIVE_DIR_CONFIG ? "config" : "runtime";
@@ -1336,7 +1336,7 @@ void rv_check_dir(rv_check *out, int which)
 
 /* ---- device facts ------------------------------------------------------------------ */
 
-void rv_check_device_battery(rv_check *out, int percent, bool charging, int min_percent)
+void rv_check_device_battery(rv_hostcheck *out, int percent, bool charging, int min_percent)
 {
     char remedy[256];
     snprintf(remedy, sizeof remedy,
@@ -1353,7 +1353,7 @@ void rv_check_device_battery(rv_check *out, int percent, bool charging, int min_
         set(out, "device.battery", RV_CHECK_OK, NULL, "battery at %d%%%s", percent, charging ? ", charging" : "");
 }
 
-void rv_check_device_storage(rv_check *out, uint64_t free_bytes, uint64_t need_bytes)
+void rv_check_device_storage(rv_hostcheck *out, uint64_t free_bytes, uint64_t need_bytes)
 {
     char f[32], n[32], remedy[256];
     human(free_bytes, f, sizeof f);
@@ -1369,7 +1369,7 @@ void rv_check_device_storage(rv_check *out, uint64_t free_bytes, uint64_t need_b
 
 /* ---- all -------------------------------------------------------------------------- */
 
-size_t rv_host_checks_all(rv_check *out, size_t cap)
+size_t rv_host_checks_all(rv_hostcheck *out, size_t cap)
 {
     size_t n = 0;
     if (n < cap)

@@ -14,7 +14,9 @@
 #include "dirs.h"
 #include "error.h"
 #include "events.h"
+#include "hostcheck.h"
 #include "log.h"
+#include "models.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,30 +318,108 @@ static int importer_call(rv_session *s, const char *verb, const char *path, cons
     return rc;
 }
 
-/* Host-side checks before long work: free space where files will be written. */
+/* Report one check as a "check" event; warnings are also shown to the person. */
+static void report_check(rv_session *s, const rv_hostcheck *c)
+{
+    static const char *const words[] = { "ok", "warn", "fail" };
+    revive_field f[] = { REVIVE_FIELD_STR("name", c->name), REVIVE_FIELD_STR("status", words[c->status]),
+                         REVIVE_FIELD_STR("message", c->message), REVIVE_FIELD_STR("remedy", c->remedy) };
+    rv_emit(s->run_id[0] ? s->run_id : NULL, s->label, "check", f, c->remedy[0] ? 4 : 3);
+    if (c->status == RV_CHECK_WARN) {
+        char msg[2900];
+        snprintf(msg, sizeof msg, "%s%s%s", c->message, c->remedy[0] ? " — " : "", c->remedy);
+        revive_field w = REVIVE_FIELD_STR("message", msg);
+        rv_emit(s->run_id[0] ? s->run_id : NULL, s->label, "warning", &w, 1);
+    }
+}
+
+/*
+ * Preflight: the checks that prevent the interruptions revive exists to repair, made before
+ * long or destructive work (the playbook runtime calls it before backups and restores).
+ * Host: free space where the files go, mains power, the phone not behind a hub. Device:
+ * battery, and free storage for a backup about to be restored. A failed check is an error
+ * with the code a playbook can branch on (no_space_host, low_battery, no_space_device,
+ * policy); warnings go to the person and the run goes on.
+ */
 static int preflight(rv_session *s, const revive_field *a, size_t n, put_fn put, void *ud, revive_error *err)
 {
-    rv_fields out;
-    rv_fields_init(&out);
+    const char *what = arg_str(a, n, "for");
+    if (!what)
+        what = "restore_firmware";
+    const revive_field *bytes_f = revive_field_find(a, n, "bytes");
+    uint64_t bytes = bytes_f && bytes_f->type == REVIVE_VAL_INT && bytes_f->v.i > 0 ? (uint64_t)bytes_f->v.i : 0;
+    rv_fields info;
+    rv_fields_init(&info);
     rv_device d;
-    int rc = current(s, &d, err);
-    if (rc == REVIVE_OK && d.id.mode == REVIVE_MODE_NORMAL)
-        transport_info(s, &d, &out, NULL);
-    struct statvfs vfs;
-    const char *where = s->work_dir[0] ? s->work_dir : rv_dir(REVIVE_DIR_DATA);
-    if (where && statvfs(where, &vfs) == 0)
-        rv_fields_put_int(&out, "host_free_bytes", (int64_t)((uint64_t)vfs.f_bavail * vfs.f_frsize));
-    const revive_field *need = revive_field_find(a, n, "bytes");
-    const revive_field *hf = rv_fields_get(&out, "host_free_bytes");
-    bool ok = true;
-    if (need && need->type == REVIVE_VAL_INT && hf && hf->v.i < need->v.i) {
-        ok = false;
-        rv_fields_put_str(&out, "reason", "not enough free space on this computer");
+    bool readable = current(s, &d, NULL) == REVIVE_OK && d.id.mode == REVIVE_MODE_NORMAL;
+    if (readable)
+        transport_info(s, &d, &info, NULL);
+    int rc = REVIVE_OK;
+    rv_hostcheck c;
+
+    /* Host disk: firmware goes to the cache, backups and imports to the data directory. */
+    const char *dir = strcmp(what, "restore_firmware") == 0 || strcmp(what, "fetch") == 0 ? rv_dir(REVIVE_DIR_CACHE)
+                                                                                           : rv_dir(REVIVE_DIR_DATA);
+    if (dir) {
+        if (strcmp(what, "restore_firmware") == 0) {
+            rv_check_restore_disk(&c, dir, bytes);
+        } else {
+            uint64_t need = bytes;
+            const revive_field *tot = rv_fields_get(&info, "storage_total"), *fr = rv_fields_get(&info, "storage_free");
+            if (!need && strcmp(what, "backup") == 0 && tot && fr && tot->v.i > fr->v.i)
+                need = (uint64_t)(tot->v.i - fr->v.i); /* what the phone holds */
+            rv_check_disk(&c, dir, need, 1000000000ull);
+        }
+        report_check(s, &c);
+        if (c.status == RV_CHECK_FAIL)
+            rc = rv_fail(err, REVIVE_E_NO_SPACE_HOST, NULL, 0, "%s — %s", c.message, c.remedy);
     }
-    rv_fields_put_bool(&out, "ok", ok);
-    put_all(&out, put, ud);
-    rv_fields_free(&out);
-    return REVIVE_OK;
+
+    /* Mains power: a laptop on battery is the commonest cut-off restore. */
+    rv_check_power(&c);
+    const char *require_ac = rv_config_get("preflight.require_ac");
+    if (c.status != RV_CHECK_OK && require_ac && strcmp(require_ac, "true") == 0)
+        c.status = RV_CHECK_FAIL;
+    report_check(s, &c);
+    if (rc == REVIVE_OK && c.status == RV_CHECK_FAIL)
+        rc = rv_fail(err, REVIVE_E_POLICY, NULL, 0, "%s — %s", c.message, c.remedy);
+
+    /* The phone's USB path: hubs drop phones mid-transfer. Only a phone on this computer's
+     * own bus can be judged. */
+    if (!getenv("REVIVE_SIM_ACTIVE") && !getenv("SIMDEVD_CONTROL")) {
+        rv_check_usb_path(&c, s->udid[0] ? s->udid : NULL, s->ecid);
+        report_check(s, &c);
+    }
+
+    /* The phone: battery, and room for the data a backup restore puts back. */
+    const revive_field *bat = rv_fields_get(&info, "battery_level");
+    if (bat && bat->type == REVIVE_VAL_INT) {
+        const revive_field *ch = rv_fields_get(&info, "charging");
+        const char *min = rv_config_get("preflight.min_battery");
+        rv_check_device_battery(&c, (int)bat->v.i, ch && ch->type == REVIVE_VAL_BOOL && ch->v.b, min ? atoi(min) : 20);
+        report_check(s, &c);
+        if (rc == REVIVE_OK && c.status == RV_CHECK_FAIL)
+            rc = rv_fail(err, REVIVE_E_LOW_BATTERY, NULL, 0, "%s — %s", c.message, c.remedy);
+    }
+    const revive_field *fr = rv_fields_get(&info, "storage_free");
+    if (strcmp(what, "restore_backup") == 0 && bytes && fr && fr->type == REVIVE_VAL_INT) {
+        rv_check_device_storage(&c, (uint64_t)fr->v.i, bytes);
+        report_check(s, &c);
+        if (rc == REVIVE_OK && c.status == RV_CHECK_FAIL)
+            rc = rv_fail(err, REVIVE_E_NO_SPACE_DEVICE, NULL, 0, "%s — %s", c.message, c.remedy);
+    }
+    if (rc == REVIVE_OK) {
+        revive_field ok = REVIVE_FIELD_BOOL("ok", true);
+        put(ud, &ok);
+        const char *keys[] = { "battery_level", "storage_free" };
+        for (size_t i = 0; i < 2; i++) {
+            const revive_field *x = rv_fields_get(&info, keys[i]);
+            if (x)
+                put(ud, x);
+        }
+    }
+    rv_fields_free(&info);
+    return rc;
 }
 
 static int device_call(rv_session *s, const char *verb, const revive_field *a, size_t n, put_fn put, void *ud,

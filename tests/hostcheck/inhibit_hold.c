@@ -22,7 +22,7 @@ int main(int argc, char **argv)
 {
     if (argc != 2)
         return 2;
-    rv_check c;
+    rv_hostcheck c;
     rv_inhibit *inh = rv_inhibit_take("restore of iPhone12,1", &c);
     if (!inh) {
         fprintf(stderr, "not taken: %s\n", c.message);

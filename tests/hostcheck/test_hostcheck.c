@@ -97,7 +97,7 @@ static void power_ac_online(void **state)
     put("sys/class/power_supply/BAT0/type", "Battery\n");
     put("sys/class/power_supply/BAT0/status", "Charging\n");
     put("sys/class/power_supply/BAT0/capacity", "80\n");
-    rv_check c;
+    rv_hostcheck c;
     rv_check_power(&c);
     assert_int_equal(c.status, RV_CHECK_OK);
     assert_string_equal(c.name, "power");
@@ -113,7 +113,7 @@ static void power_on_battery(void **state)
     put("sys/class/power_supply/BAT1/type", "Battery\n");
     put("sys/class/power_supply/BAT1/status", "Discharging\n");
     put("sys/class/power_supply/BAT1/capacity", "42\n");
-    rv_check c;
+    rv_hostcheck c;
     rv_check_power(&c);
     assert_int_equal(c.status, RV_CHECK_WARN);
     assert_true(has(c.message, "on battery"));
@@ -127,7 +127,7 @@ static void power_mouse_battery_does_not_count(void **state)
     put("sys/class/power_supply/hidpp_battery_0/type", "Battery\n");
     put("sys/class/power_supply/hidpp_battery_0/scope", "Device\n");
     put("sys/class/power_supply/hidpp_battery_0/status", "Discharging\n");
-    rv_check c;
+    rv_hostcheck c;
     rv_check_power(&c);
     assert_int_equal(c.status, RV_CHECK_OK);
     assert_true(has(c.message, "desktop"));
@@ -142,7 +142,7 @@ static void power_mouse_battery_does_not_count(void **state)
 static void power_no_supplies(void **state)
 {
     (void)state;
-    rv_check c;
+    rv_hostcheck c;
     rv_check_power(&c);
     assert_int_equal(c.status, RV_CHECK_OK);
 }
@@ -184,7 +184,7 @@ static void usb_phone_on_root_port(void **state)
     build_bench();
     rv_usb_dev v[8];
     assert_int_equal(rv_usb_apple_devices(v, 8), 2);
-    rv_check c;
+    rv_hostcheck c;
     rv_check_usb_path(&c, "00008030-001A2B3C4D5E6F70", 0);
     assert_int_equal(c.status, RV_CHECK_OK);
     assert_true(has(c.message, "root port 1-2"));
@@ -195,7 +195,7 @@ static void usb_phone_behind_hub(void **state)
 {
     (void)state;
     build_bench();
-    rv_check c;
+    rv_hostcheck c;
     rv_check_usb_path(&c, NULL, 0x000A1B2C3D4E5F60ull);
     assert_int_equal(c.status, RV_CHECK_WARN);
     assert_true(has(c.message, "port 1-3.4 behind 1 hub"));
@@ -225,7 +225,7 @@ static void usb_phone_behind_hub(void **state)
 static void usb_nothing_attached(void **state)
 {
     (void)state;
-    rv_check c;
+    rv_hostcheck c;
     rv_check_usb_path(&c, NULL, 0);
     assert_int_equal(c.status, RV_CHECK_OK);
     assert_true(has(c.message, "no Apple device"));
@@ -240,7 +240,7 @@ static void usb_nothing_attached(void **state)
 static void disk_full_and_fine(void **state)
 {
     (void)state;
-    rv_check c;
+    rv_hostcheck c;
     /* A need larger than any disk: a full disk. */
     rv_check_disk(&c, root, UINT64_MAX / 4, 0);
     assert_int_equal(c.status, RV_CHECK_FAIL);
@@ -289,7 +289,7 @@ static void access_missing_rules(void **state)
 {
     (void)state;
     rv_host_cred c = user((gid_t)-1);
-    rv_check chk;
+    rv_hostcheck chk;
     rv_check_usb_access_as(&chk, &c);
     assert_int_equal(chk.status, RV_CHECK_FAIL);
     assert_string_equal(chk.name, "usb.access");
@@ -318,7 +318,7 @@ static void access_group_rule(void **state)
              "MODE=\"0660\", GROUP=\"%s\"\n", grp);
     put("etc/udev/rules.d/60-revive.rules", rule);
     rv_host_cred out = user((gid_t)-1), in = user(gid);
-    rv_check chk;
+    rv_hostcheck chk;
     rv_check_usb_access_as(&chk, &out);
     assert_int_equal(chk.status, RV_CHECK_FAIL);
     assert_true(has(chk.message, "you are not in it"));
@@ -367,7 +367,7 @@ static void access_shipped_rule(void **state)
     if (!g)
         skip();
     rv_host_cred out = user((gid_t)-1), in = user(g->gr_gid);
-    rv_check chk;
+    rv_hostcheck chk;
     rv_check_usb_access_as(&chk, &out);
     assert_int_equal(chk.status, RV_CHECK_FAIL);
     assert_true(has(chk.message, "group plugdev"));
@@ -385,7 +385,7 @@ static void access_uaccess_and_missing_group(void **state)
     put("lib/udev/rules.d/39-libirecovery.rules",
         "ACTION==\"add\", SUBSYSTEM==\"usb\", ATTR{idVendor}==\"05ac\", ATTR{idProduct}==\"122[27]|128[0-3]\", TAG+=\"uaccess\"\n");
     rv_host_cred c = user((gid_t)-1);
-    rv_check chk;
+    rv_hostcheck chk;
     rv_check_usb_access_as(&chk, &c);
     assert_int_equal(chk.status, RV_CHECK_WARN);
     assert_true(has(chk.message, "uaccess"));
@@ -419,7 +419,7 @@ static int listen_unix(const char *path)
 static void usbmuxd_states(void **state)
 {
     (void)state;
-    rv_check c;
+    rv_hostcheck c;
     rv_check_usbmuxd(&c);
     assert_int_equal(c.status, RV_CHECK_FAIL);
     assert_true(has(c.message, "not installed"));
@@ -467,7 +467,7 @@ static void usbmuxd_states(void **state)
 static void sleep_inhibit_degrades(void **state)
 {
     (void)state;
-    rv_check c;
+    rv_hostcheck c;
     rv_config_set("host.libsystemd", "/nonexistent/libsystemd.so.0");
     rv_check_sleep_inhibit(&c);
     assert_int_equal(c.status, RV_CHECK_WARN);
@@ -511,7 +511,7 @@ static void write_tool(const char *name, const char *out)
     rv_config_set("usb.idevicerestore", p);
 }
 
-static const rv_check *find(const rv_check *v, size_t n, const char *name)
+static const rv_hostcheck *find(const rv_hostcheck *v, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(v[i].name, name) == 0)
@@ -522,11 +522,11 @@ static const rv_check *find(const rv_check *v, size_t n, const char *name)
 static void versions_and_limits(void **state)
 {
     (void)state;
-    static rv_check v[RV_VERSION_CHECKS];
+    static rv_hostcheck v[RV_VERSION_CHECKS];
     write_tool("idevicerestore", "idevicerestore 1.0.0");
     size_t n = rv_check_versions(v, RV_VERSION_CHECKS);
     assert_int_equal(n, RV_VERSION_CHECKS);
-    const rv_check *c = find(v, n, "versions.idevicerestore");
+    const rv_hostcheck *c = find(v, n, "versions.idevicerestore");
     assert_non_null(c);
     assert_int_equal(c->status, RV_CHECK_WARN);
     assert_true(has(c->message, "iOS 14.5"));
@@ -591,7 +591,7 @@ static void versions_and_limits(void **state)
 static void device_battery_and_storage(void **state)
 {
     (void)state;
-    rv_check c;
+    rv_hostcheck c;
     rv_check_device_battery(&c, 3, false, 20);
     assert_int_equal(c.status, RV_CHECK_FAIL);
     assert_true(has(c.message, "3%"));
@@ -615,18 +615,18 @@ static void device_battery_and_storage(void **state)
 static void dirs_and_all(void **state)
 {
     (void)state;
-    rv_check c;
+    rv_hostcheck c;
     rv_check_dir(&c, REVIVE_DIR_STATE);
     assert_string_equal(c.name, "dirs.state");
     assert_true(has(c.message, "is writable"));
     assert_int_not_equal(c.status, RV_CHECK_FAIL);
-    static rv_check all[RV_HOST_CHECKS_MAX];
+    static rv_hostcheck all[RV_HOST_CHECKS_MAX];
     size_t n = rv_host_checks_all(all, RV_HOST_CHECKS_MAX);
     assert_true(n >= 12);
     static const char *const names[] = { "dirs.cache", "dirs.state", "power", "sleep.inhibit", "usbmuxd",
                                          "usb.access", "usb.path", "versions.libirecovery", "versions.idevicerestore" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const rv_check *x = find(all, n, names[i]);
+        const rv_hostcheck *x = find(all, n, names[i]);
         if (!x)
             print_error("missing check %s\n", names[i]);
         assert_non_null(x);
