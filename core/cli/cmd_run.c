@@ -8,6 +8,7 @@
 #include "log.h"
 #include "playbooks.h"
 #include "session.h"
+#include "hostcheck.h"
 #include "table.h"
 #include "term.h"
 #include <pthread.h>
@@ -103,6 +104,17 @@ static int run_on_device(rv_app *app, rv_registry *reg, const rv_device *dev, co
     return outcome_exit(outcome);
 }
 
+/* Keep the computer awake for the whole run (logind's inhibitor); where that cannot be
+ * had, say so once and go on. */
+static rv_inhibit *hold_sleep(void)
+{
+    rv_hostcheck c;
+    rv_inhibit *inh = rv_inhibit_take("revive is repairing a phone; sleeping now would interrupt it", &c);
+    if (!inh && c.status != RV_CHECK_OK)
+        rv_warn("%s%s%s", c.message, c.remedy[0] ? " — " : "", c.remedy);
+    return inh;
+}
+
 /* One session on one device: the shared part of run and resume. */
 int rv_cli_run_session(rv_app *app, const char *playbook, const char *selector, const char *const *params,
                        const char *run_id, bool resume, bool force, bool waive_backup);
@@ -117,9 +129,11 @@ int rv_cli_run_session(rv_app *app, const char *playbook, const char *selector, 
     int rc = rv_cli_pick_device(app, &reg, selector, &dev);
     if (rc == EXIT_OK) {
         rv_registry_watch(reg);
+        rv_inhibit *inh = hold_sleep();
         char outcome[32];
         rc = run_on_device(app, reg, &dev, playbook, params, run_id, resume, force, waive_backup, outcome,
                            sizeof outcome);
+        rv_inhibit_release(inh);
     }
     rv_registry_free(reg);
     return rc;
@@ -238,8 +252,10 @@ static int run_station(rv_app *app, const char *playbook, const char *const *par
     }
     rv_registry_observe(st->reg, station_seen, st);
     rv_registry_watch(st->reg);
+    rv_inhibit *inh = hold_sleep();
     station_claim(st);
     if (st->nslots == 0 && !watch) {
+        rv_inhibit_release(inh);
         if (table >= 0)
             rv_table_stop(table);
         rv_registry_free(st->reg);
@@ -272,6 +288,7 @@ static int run_station(rv_app *app, const char *playbook, const char *const *par
         person += rc == EXIT_NEEDS_PERSON;
         failed += rc != EXIT_OK && rc != EXIT_NEEDS_PERSON;
     }
+    rv_inhibit_release(inh);
     if (table >= 0)
         rv_table_stop(table);
     if (!app->json)
