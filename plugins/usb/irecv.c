@@ -295,9 +295,8 @@ static void put_env(usb_state *st, revive_call *call, irecv_client_t c, const ch
                     const char *key)
 {
     char *v = NULL;
-    if (irecv_getenv(c, var, &v) == IRECV_E_SUCCESS && v) {
+    if (irecv_getenv(c, var, &v) == IRECV_E_SUCCESS && v && *v) /* iBoot answers "" when unset */
         usb_result_str(st, call, key, v);
-    }
     free(v);
 }
 
