@@ -57,6 +57,7 @@ enum { DFU_OK = 0, DFU_ERR_VERIFY = 7, DFU_ERR_STALLEDPKT = 15 };
 struct phone {
     unsigned gen;                /* bumps at every re-enumeration without a boot */
     unsigned boot_seen;          /* d->boot_count when this state was last valid */
+    sim_mode mode_seen;          /* d->mode then: iBoot's and the SecureROM's state do not mix */
     bool upload_open;            /* recovery: 0x41 received, bulk data expected */
     uint64_t upload_bytes;       /* recovery: bytes of the image being uploaded */
     uint64_t image_bytes;        /* an image is loaded (recovery upload or DFU), its size */
@@ -80,17 +81,19 @@ static void dfu_clear(struct phone *p)
     p->dfu_verified = false;
 }
 
-/* Lock held. The phone's state, forgotten if it booted since it was last used. */
+/* Lock held. The phone's state, forgotten if it booted or changed mode since it was last
+ * used (the re-enumeration counter is kept). */
 static struct phone *phone_of(struct sim_device *d)
 {
     if (d->index < 0 || d->index >= MAX_PHONES)
         return NULL;
     struct phone *p = &phones[d->index];
-    if (p->boot_seen != d->boot_count) {
+    if (p->boot_seen != d->boot_count || p->mode_seen != d->mode) {
         unsigned gen = p->gen;
         memset(p, 0, sizeof *p);
         p->gen = gen;
         p->boot_seen = d->boot_count;
+        p->mode_seen = d->mode;
         dfu_clear(p);
     }
     if (p->dfu_state == 0)
@@ -104,9 +107,11 @@ void sim_iboot_reset(struct sim_device *d)
     if (!p)
         return;
     unsigned gen = p->gen, boot = p->boot_seen;
+    sim_mode mode = p->mode_seen;
     memset(p, 0, sizeof *p);
     p->gen = gen;
     p->boot_seen = boot;
+    p->mode_seen = mode;
     dfu_clear(p);
 }
 
