@@ -58,10 +58,13 @@ int rv_cmd_fetch(rv_app *app, int argc, char **argv)
         "  --sha1 HEX       the published SHA-1 to verify against (URLs)\n"
         "  --sha256 HEX     the published SHA-256 to verify against (URLs)\n"
         "  --cacert FILE    trust this CA for HTTPS (a shop's own mirror)\n"
+        "  --allow-unverified  a URL with no published checksum: download it to --out anyway\n"
+        "                   (never into the shared cache)\n"
         "Prints the path of the verified file on stdout. See docs/cloud.md.\n";
     static const struct option opts[] = {
         { "out", required_argument, NULL, 301 },    { "sha1", required_argument, NULL, 302 },
         { "sha256", required_argument, NULL, 303 }, { "cacert", required_argument, NULL, 304 },
+        { "allow-unverified", no_argument, NULL, 305 },
         { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
     };
     rv_fields o;
@@ -77,6 +80,10 @@ int rv_cmd_fetch(rv_app *app, int argc, char **argv)
         if (c == '?') {
             rv_fields_free(&o);
             return EXIT_USAGE;
+        }
+        if (c == 305) {
+            rv_fields_put_bool(&o, "allow_unverified", true);
+            continue;
         }
         for (const struct option *x = opts; x->name; x++)
             if (x->val == c)
