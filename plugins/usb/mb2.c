@@ -738,6 +738,9 @@ int mb2_run(mb2_session *s)
         else
             s->st->host->log(s->call, REVIVE_LOG_WARN, "ignoring unknown request %s", name);
         plist_free(msg);
+        /* after a request is answered the stream is at a message boundary: a safe point */
+        if (rc == REVIVE_OK && !s->finished && s->st->host->cancelled(s->call))
+            rc = s->st->host->fail(s->call, REVIVE_E_CANCELLED, NULL, 0, "%s cancelled", s->phase);
     }
     free(s->buf);
     s->buf = NULL;

@@ -476,6 +476,33 @@ static void t_no_space_host(void)
     CHECK(!file_exists(work, d.udid, "Info.plist"));
 }
 
+static void t_cancel(void)
+{
+    start("1A2B3C4D5E8D", NULL, NULL);
+    revive_device_id d = device();
+    revive_call *c = th_call_new();
+    snprintf(c->cancel_phase, sizeof c->cancel_phase, "backup:files");
+    c->cancel_at = 3;
+    CHECK(take_backup(c, &d, work) == REVIVE_E_CANCELLED);
+    const th_field *f = th_result(c, "complete");
+    CHECK(f && !f->b);
+    th_call_free(c);
+    CHECK(file_exists(work, d.udid, ".revive-incomplete"));
+
+    /* a complete backup, then a cancelled restore: the same warning as an unplug */
+    backup_ok(&d, work);
+    c = th_call_new();
+    snprintf(c->cancel_phase, sizeof c->cancel_phase, "restore:files");
+    c->cancel_at = 3;
+    CHECK(restore_from(c, &d, work, false) == REVIVE_E_CANCELLED);
+    CHECK(th_count_events(c, "warning", NULL) == 1);
+    th_call_free(c);
+    /* and it can be run again */
+    c = th_call_new();
+    CHECK(restore_from(c, &d, work, false) == REVIVE_OK);
+    th_call_free(c);
+}
+
 static void t_wrong_mode(void)
 {
     start("1A2B3C4D5E8A", NULL, NULL);
@@ -506,6 +533,7 @@ int main(int argc, char **argv)
         { "device-full", t_device_full },
         { "no-space-host", t_no_space_host },
         { "wrong-mode", t_wrong_mode },
+        { "cancel", t_cancel },
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         if (!strcmp(argv[1], tests[i].name)) {
