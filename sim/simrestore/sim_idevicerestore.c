@@ -506,6 +506,7 @@ static int restore_main(int argc, char **argv)
     info("All required components found in IPSW\n");
     info("Extracting filesystem from IPSW: %s\n", identity_path(id, "OS"));
     progress(STEP_PREPARE, 0.2);
+    info("Found ECID %llu\n", strtoull(t.ecid, NULL, 0));
     result = drive(ctl, &t, &m, components, erase, allow_restore_mode);
 out:
     json_decref(components);
