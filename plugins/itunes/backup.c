@@ -225,9 +225,15 @@ int ib_open(ib_ctx *c, const char *path, const ib_open_opts *o, ib_backup *b)
     b->encrypted = ib_pl_bool(b->manifest, "IsEncrypted", false);
     if (b->encrypted && b->format == IB_FMT_DB && is_sqlite(b->db_path))
         b->forensic = true;
-    if (b->encrypted && !b->forensic && (b->format == IB_FMT_DB || o->need_keys))
-        if ((rc = unlock(c, b)))
+    if (b->encrypted && !b->forensic && (b->format == IB_FMT_DB || o->need_keys)) {
+        rc = unlock(c, b);
+        if (rc == REVIVE_E_PASSWORD_NEEDED && o->allow_locked) {
+            b->locked = true;
+            rc = REVIVE_OK;
+        }
+        if (rc)
             goto fail;
+    }
     return REVIVE_OK;
 fail:
     free(found);
@@ -254,6 +260,10 @@ void ib_close(ib_backup *b)
 
 int ib_foreach(ib_ctx *c, ib_backup *b, ib_entry_fn fn, ib_bad_fn bad, void *ud)
 {
+    if (b->locked)
+        return ib_fail(c, REVIVE_E_PASSWORD_NEEDED, "itunes", 0,
+                       "the backup is encrypted: its manifest cannot be read without the "
+                       "password");
     if (b->format == IB_FMT_DB)
         return ib_db_foreach(c, b->db_path, "Manifest.db", fn, bad, ud);
     if (b->format == IB_FMT_MBDB)

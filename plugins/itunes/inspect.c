@@ -112,7 +112,7 @@ static void put_bool(ib_result_fn res, void *ud, const char *k, bool v)
 int ib_inspect(ib_ctx *c, ib_backup *b, ib_result_fn res, void *ud)
 {
     istate s = { .c = c };
-    int rc = ib_foreach(c, b, on_entry, NULL, &s);
+    int rc = b->locked ? REVIVE_OK : ib_foreach(c, b, on_entry, NULL, &s);
     if (rc)
         goto out;
     put_str(res, ud, "format", b->format == IB_FMT_DB ? "itunes-db" : "itunes-mbdb");
@@ -144,6 +144,9 @@ int ib_inspect(ib_ctx *c, ib_backup *b, ib_result_fn res, void *ud)
         put_str(res, ud, "snapshot_state", ib_pl_str(b->status, "SnapshotState"));
         put_str(res, ud, "backup_state", ib_pl_str(b->status, "BackupState"));
     }
+    put_bool(res, ud, "locked", b->locked);
+    if (b->locked)
+        goto out; /* counts need the manifest, which needs the password */
     put_int(res, ud, "files", (int64_t)s.files);
     put_int(res, ud, "dirs", (int64_t)s.dirs);
     put_int(res, ud, "links", (int64_t)s.links);

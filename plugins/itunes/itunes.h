@@ -185,6 +185,8 @@ typedef struct ib_backup {
     bool encrypted;                /* Manifest.plist says IsEncrypted */
     bool forensic;                 /* says encrypted but the manifest and files are plain */
     bool unlocked;
+    bool locked;                   /* encrypted, opened without its password (allow_locked):
+                                      the plists are readable, the manifest is not */
     ib_keybag kb;
     char *db_path;                 /* the Manifest.db to read (a decrypted copy if needed) */
     uint8_t *mbdb; size_t mbdb_len;
@@ -213,6 +215,7 @@ int ib_archive_unpack(ib_ctx *c, const char *path, const char *dir, const ib_lim
 typedef struct ib_open_opts {
     const char *udid;
     bool need_keys;                /* ask for the password if encrypted */
+    bool allow_locked;             /* no password to be had: open anyway, plists only */
     ib_limits limits;
 } ib_open_opts;
 

@@ -124,6 +124,7 @@ static int it_inspect(void *state, revive_call *call, const char *path,
     setup(&c, &k, state, call);
     ib_open_opts oo;
     open_opts(opts, nopts, false, &oo);
+    oo.allow_locked = true; /* facts from the plists even without the password */
     ib_backup b;
     int rc = ib_open(&c, path, &oo, &b);
     if (!rc) {

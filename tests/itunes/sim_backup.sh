@@ -62,7 +62,11 @@ check_backup() { # UDID DEVICE_INDEX
 before=$(cd "$B" && find . -type f -print0 | sort -z | xargs -0 sha1sum | sha1sum)
 check_backup "$U0" 0
 REVIVE_BACKUP_PASSWORD=4321 check_backup "$U1" 1
-"$TOOL" inspect "$B/$U1" > "$TMP/np" 2>&1 && fail "an encrypted backup opened without a password"
+# without the password: inspect shows what the plists say, verify refuses
+"$TOOL" inspect "$B/$U1" > "$TMP/ip" 2>&1 || fail "inspect without a password: $(cat "$TMP/ip")"
+grep -q "^locked=true$" "$TMP/ip" && grep -q "^encrypted=true$" "$TMP/ip" ||
+    fail "inspect without a password: $(cat "$TMP/ip")"
+"$TOOL" verify "$B/$U1" > "$TMP/np" 2>&1 && fail "an encrypted backup verified without a password"
 grep -q "password_needed" "$TMP/np" || fail "no password: $(cat "$TMP/np")"
 REVIVE_BACKUP_PASSWORD=nope "$TOOL" verify "$B/$U1" > "$TMP/wp" 2>&1 && fail "a wrong password was accepted"
 grep -q "wrong_password" "$TMP/wp" || fail "wrong password: $(cat "$TMP/wp")"

@@ -221,6 +221,12 @@ static void encrypted_through_secret(void **s)
 {
     (void)s;
     reset();
+    /* inspect without a password: the plists' facts, no counts */
+    assert_int_equal(imp->inspect(state, CALL, enc, NULL, 0), REVIVE_OK);
+    assert_string_equal(H.format, "itunes-db");
+    assert_int_equal(H.files, 0);
+    assert_int_equal(H.secret_calls, 1);
+    reset();
     assert_int_equal(imp->verify(state, CALL, enc, NULL, 0), REVIVE_E_PASSWORD_NEEDED);
     assert_int_equal(H.fail_code, REVIVE_E_PASSWORD_NEEDED);
     reset();

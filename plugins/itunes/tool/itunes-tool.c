@@ -245,6 +245,7 @@ int main(int argc, char **argv)
         return 2;
     }
     oo.need_keys = needs_keys;
+    oo.allow_locked = !strcmp(cmd, "inspect");
     ib_backup b;
     rc = ib_open(&c, pos[0], &oo, &b);
     if (rc)
