@@ -383,9 +383,13 @@ static int restore_main(int argc, char **argv)
         case 'h':
             usage(stdout, argv[0]);
             return 0;
-        case 'v':
-            info("idevicerestore 1.0.0 (sim-idevicerestore, simulated)\n");
+        case 'v': {
+            /* The version it claims decides what revive lets it restore (1.0.0 stops at
+             * iOS 14.4); SIM_IDEVICERESTORE_VERSION plays a newer idevicerestore. */
+            const char *v = getenv("SIM_IDEVICERESTORE_VERSION");
+            info("idevicerestore %s (sim-idevicerestore, simulated)\n", v && *v ? v : "1.0.0");
             return 0;
+        }
         case 'i': {
             char *tail = NULL;
             ecid = strtoull(optarg, &tail, 0);
