@@ -77,6 +77,23 @@ static void identify_restore(idevice_t dev, revive_device_id *id)
     restored_client_free(rc);
 }
 
+/* Since the A12 (iPhone XS), a UDID is "<CPID, 8 hex>-<ECID, 16 hex>": an unpaired phone
+ * that will not tell its UniqueChipID still gives its ECID away, so the core can merge
+ * its appearances across modes. */
+static void ids_from_udid(const char *udid, revive_device_id *id)
+{
+    if (strlen(udid) != 25 || udid[8] != '-')
+        return;
+    for (int i = 0; i < 25; i++)
+        if (i != 8 && !((udid[i] >= '0' && udid[i] <= '9') || (udid[i] >= 'A' && udid[i] <= 'F') ||
+                        (udid[i] >= 'a' && udid[i] <= 'f')))
+            return;
+    if (!id->ecid)
+        id->ecid = strtoull(udid + 9, NULL, 16);
+    if (!id->cpid)
+        id->cpid = (uint32_t)strtoul(udid, NULL, 16);
+}
+
 void usb_mux_identify(usb_state *st, const char *udid, uint32_t handle, revive_device_id *id)
 {
     (void)st;
@@ -87,8 +104,10 @@ void usb_mux_identify(usb_state *st, const char *udid, uint32_t handle, revive_d
     snprintf(id->location, sizeof id->location, "usbmux:%u", handle);
 
     idevice_t dev = NULL;
-    if (idevice_new_with_options(&dev, udid, IDEVICE_LOOKUP_USBMUX) != IDEVICE_E_SUCCESS)
+    if (idevice_new_with_options(&dev, udid, IDEVICE_LOOKUP_USBMUX) != IDEVICE_E_SUCCESS) {
+        ids_from_udid(udid, id);
         return;
+    }
     lockdownd_client_t ld = NULL;
     if (lockdownd_client_new(dev, &ld, USB_LABEL) != LOCKDOWN_E_SUCCESS) {
         /* nothing that speaks lockdownd: restored alone, or nobody (mode unknown) */
@@ -101,6 +120,7 @@ void usb_mux_identify(usb_state *st, const char *udid, uint32_t handle, revive_d
             id->mode = REVIVE_MODE_UNKNOWN;
         }
         idevice_free(dev);
+        ids_from_udid(udid, id);
         return;
     }
     char *type = NULL;
@@ -111,6 +131,7 @@ void usb_mux_identify(usb_state *st, const char *udid, uint32_t handle, revive_d
         id->mode = REVIVE_MODE_RESTORE;
         identify_restore(dev, id);
         idevice_free(dev);
+        ids_from_udid(udid, id);
         return;
     }
     free(type);
@@ -132,6 +153,7 @@ void usb_mux_identify(usb_state *st, const char *udid, uint32_t handle, revive_d
     plist_free(all);
     lockdownd_client_free(ld);
     idevice_free(dev);
+    ids_from_udid(udid, id);
 }
 
 int usb_mux_list(usb_state *st, revive_call *call, revive_device_id *out, size_t cap, size_t *count)

@@ -215,6 +215,7 @@ static void pair_case(const char *answer)
 {
     revive_device_id d = first_device();
     CHECK(d.mode == REVIVE_MODE_NORMAL);
+    CHECK(d.ecid == 0x2B3C4D5E6F70ULL); /* unpaired: from the UDID's ECID half */
     struct info_job job = { .d = d, .c = th_call_new(), .rc = -1 };
     pthread_t t;
     CHECK(pthread_create(&t, NULL, info_thread, &job) == 0);
