@@ -180,7 +180,8 @@ int ib_open(ib_ctx *c, const char *path, const ib_open_opts *o, ib_backup *b)
             rc = ib_fail(c, REVIVE_E_IO, "os", errno, "cannot create scratch folder");
             goto fail;
         }
-        rc = ib_archive_unpack(c, found, dir, &o->limits);
+        rc = ib_archive_unpack(c, found, dir, &o->limits, o->manifest_only);
+        b->manifest_only = o->manifest_only;
         free(found);
         found = NULL;
         if (!rc) {
@@ -273,6 +274,8 @@ int ib_foreach(ib_ctx *c, ib_backup *b, ib_entry_fn fn, ib_bad_fn bad, void *ud)
 
 char *ib_content_path(const ib_backup *b, const ib_entry *e)
 {
+    if (b->manifest_only)
+        return strdup("/nonexistent/(content not unpacked: opened for inspect/ls only)");
     char rel[45];
     if (b->format == IB_FMT_DB)
         snprintf(rel, sizeof(rel), "%.2s/%s", e->file_id, e->file_id);

@@ -180,6 +180,7 @@ typedef struct ib_backup {
     char *scratch;                 /* private temp dir (unpacked archive, plain db); removed */
     char *source;                  /* what the person gave us */
     bool from_archive;
+    bool manifest_only;            /* unpacked without content (ib_open_opts) */
     ib_format format;
     plist_t info, manifest, status;/* NULL when missing */
     bool encrypted;                /* Manifest.plist says IsEncrypted */
@@ -209,13 +210,17 @@ bool ib_is_archive(const char *path);
 /* Walk an archive's members without unpacking; check names, sizes and ratio. */
 int ib_archive_check(ib_ctx *c, const char *path, const ib_limits *lim, uint64_t *members,
                      uint64_t *bytes);
-/* Unpack an archive into dir (must exist), refusing unsafe members. */
-int ib_archive_unpack(ib_ctx *c, const char *path, const char *dir, const ib_limits *lim);
+/* Unpack an archive into dir (must exist), refusing unsafe members. With manifest_only,
+ * only the manifests and plists are written (enough for inspect and ls). */
+int ib_archive_unpack(ib_ctx *c, const char *path, const char *dir, const ib_limits *lim,
+                      bool manifest_only);
 
 typedef struct ib_open_opts {
     const char *udid;
     bool need_keys;                /* ask for the password if encrypted */
     bool allow_locked;             /* no password to be had: open anyway, plists only */
+    bool manifest_only;            /* archives: unpack only manifests and plists (inspect,
+                                      ls); content is then not readable */
     ib_limits limits;
 } ib_open_opts;
 

@@ -347,7 +347,20 @@ int ib_archive_check(ib_ctx *c, const char *path, const ib_limits *lim_in, uint6
     return rc;
 }
 
-int ib_archive_unpack(ib_ctx *c, const char *path, const char *dir, const ib_limits *lim_in)
+static bool is_manifest_member(const char *name)
+{
+    static const char *const keep[] = { "Manifest.db", "Manifest.mbdb", "Manifest.plist",
+                                        "Info.plist", "Status.plist" };
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        if (!strcmp(base, keep[i]))
+            return true;
+    return false;
+}
+
+int ib_archive_unpack(ib_ctx *c, const char *path, const char *dir, const ib_limits *lim_in,
+                      bool manifest_only)
 {
     ib_limits lim;
     limits_default(lim_in, &lim);
@@ -373,6 +386,9 @@ int ib_archive_unpack(ib_ctx *c, const char *path, const char *dir, const ib_lim
         unsigned type = archive_entry_filetype(e);
         if (type == AE_IFDIR) {
             rc = ib_mkdirs(c, out, 0700);
+        } else if (type == AE_IFREG && manifest_only &&
+                   !is_manifest_member(archive_entry_pathname(e))) {
+            archive_read_data_skip(a); /* content stays in the archive */
         } else if (type == AE_IFREG) {
             char *slash = strrchr(out, '/');
             *slash = 0;

@@ -125,6 +125,7 @@ static int it_inspect(void *state, revive_call *call, const char *path,
     ib_open_opts oo;
     open_opts(opts, nopts, false, &oo);
     oo.allow_locked = true; /* facts from the plists even without the password */
+    oo.manifest_only = true; /* an archive's content is not unpacked for this */
     ib_backup b;
     int rc = ib_open(&c, path, &oo, &b);
     if (!rc) {
@@ -189,6 +190,7 @@ static int it_list(void *state, revive_call *call, const char *path,
     setup(&c, &k, state, call);
     ib_open_opts oo;
     open_opts(opts, nopts, false, &oo);
+    oo.manifest_only = true;
     ib_backup b;
     int rc = ib_open(&c, path, &oo, &b);
     if (!rc) {

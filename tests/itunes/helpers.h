@@ -130,6 +130,21 @@ static inline unsigned tree_count(const char *root)
     return tree_count_n;
 }
 
+/* Number of regular files under root. */
+static int count_file(const char *p, const struct stat *s, int f, struct FTW *w)
+{
+    (void)p; (void)f; (void)w;
+    if (S_ISREG(s->st_mode))
+        tree_count_n++;
+    return 0;
+}
+static inline unsigned tree_count_files(const char *root)
+{
+    tree_count_n = 0;
+    nftw(root, count_file, 32, FTW_PHYS);
+    return tree_count_n;
+}
+
 static inline char *path2(const char *a, const char *b)
 {
     return ib_join(a, b);

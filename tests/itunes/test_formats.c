@@ -363,6 +363,25 @@ static void archives(void **s)
     assert_true(ib_probe(zip) >= 80);
     full_cycle(zip, NULL, "itunes-db", false);
     full_cycle(tgz, NULL, "itunes-db", false);
+    /* inspect and ls read an archive's manifests without unpacking any content */
+    {
+        rec r = { 0 };
+        ib_ctx c;
+        ctx_for(&c, &r);
+        ib_backup b;
+        ib_open_opts oo = { .manifest_only = true };
+        assert_int_equal(ib_open(&c, tgz, &oo, &b), REVIVE_OK);
+        nresults = 0;
+        assert_int_equal(ib_inspect(&c, &b, on_result, NULL), REVIVE_OK);
+        assert_int_equal(result("files")->i, 7);
+        assert_true(result("archive")->b);
+        assert_int_equal(ib_list(&c, &b, NULL, NULL), REVIVE_OK);
+        assert_int_equal(r.items, SAMPLE_N);
+        /* Manifest.db, Info.plist, Manifest.plist, Status.plist and nothing else */
+        assert_int_equal(tree_count_files(b.root), 4);
+        ib_close(&b);
+        ib_ctx_fini(&c);
+    }
     /* an encrypted backup inside a zip */
     o.password = "zipped";
     char *e = gen(t, "e", &o);
