@@ -20,7 +20,7 @@ static void diagnostics_serve(struct sim_world *w, struct sim_device *d, int fd)
 {
     for (;;) {
         plist_t req = NULL;
-        if (sim_plist_recv(fd, &req, 60000) != 0)
+        if (sim_plist_recv(fd, &req, SIM_IDLE_TIMEOUT_MS) != 0)
             break;
         char *what = sim_plist_get_string(req, "Request");
         plist_free(req);

@@ -403,7 +403,7 @@ void sim_lockdown_serve(struct sim_world *w, struct sim_device *d, int fd)
     struct session s = { .w = w, .d = d, .fd = fd };
     for (;;) {
         plist_t req = NULL;
-        if (sim_plist_recv(fd, &req, 60000) != 0)
+        if (sim_plist_recv(fd, &req, SIM_IDLE_TIMEOUT_MS) != 0)
             break;
         char *request = NULL;
         if (plist_get_node_type(req) == PLIST_DICT)

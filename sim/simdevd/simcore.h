@@ -120,6 +120,9 @@ size_t sim_control_names(const char **out, size_t max);
 /* plistio.c: lockdownd-style framing, a 32-bit big-endian length then an XML or binary
  * plist. recv returns 0 and a plist, or -1 (closed, truncated, too large or not a plist). */
 #define SIM_PLIST_MAX (16u * 1024u * 1024u)
+/* A client may sit idle this long between requests (a host holds lockdown open while it
+ * runs a long backup); a message once started must finish within 5 s. */
+#define SIM_IDLE_TIMEOUT_MS (10 * 60 * 1000)
 int sim_plist_recv(int fd, plist_t *out, int timeout_ms);
 int sim_plist_send(int fd, plist_t p);
 int sim_read_full(int fd, void *buf, size_t len, int timeout_ms);

@@ -289,7 +289,7 @@ void sim_usbmux_serve(struct sim_world *w, int fd)
 {
     for (;;) {
         uint32_t hdr[4];
-        if (sim_read_full(fd, hdr, sizeof hdr, 60000) != 0)
+        if (sim_read_full(fd, hdr, sizeof hdr, SIM_IDLE_TIMEOUT_MS) != 0)
             break;
         uint32_t len = hdr[0], version = hdr[1], type = hdr[2], tag = hdr[3];
         if (len < MUX_HEADER || len > MUX_MAX_MESSAGE)
