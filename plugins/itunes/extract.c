@@ -499,9 +499,27 @@ int ib_extract_threads(ib_ctx *c, ib_backup *b, const char *domain, const char *
             if (symlink(target, dst) != 0)
                 ib_warn(c, "cannot create the symlink %s: %s", dst, strerror(errno));
         }
+    }
+    /* Each target was checked on its own, but links can lean on each other ("a" -> "..",
+     * "b" -> "a/..", ...): resolve every link now that all exist, and remove any that
+     * ends up outside the output folder. Removing one can only leave others dangling,
+     * never make them escape, so one pass is enough. */
+    char *root = realpath(out_dir, NULL);
+    size_t rl = root ? strlen(root) : 0;
+    for (size_t i = 0; i < s->nlinks; i++) {
+        char *dst = s->links[2 * i], *target = s->links[2 * i + 1];
+        char *real = rc ? NULL : realpath(dst, NULL);
+        if (real && root && !(strncmp(real, root, rl) == 0 && (real[rl] == '/' || !real[rl]))) {
+            unlink(dst);
+            s->links_refused++;
+            ib_warn(c, "%s is a symlink to \"%s\", which together with other links leads "
+                       "outside the extracted folder; removed", dst, target);
+        }
+        free(real);
         free(dst);
         free(target);
     }
+    free(root);
     free(s->links);
     if (files)
         *files = p->files;

@@ -166,6 +166,40 @@ static void symlink_escape(void **s)
     teardown_one();
 }
 
+/* Links that are harmless one by one but escape together: l1 -> ".." (the domain),
+ * m -> "Library/l1/.." (the output folder), n -> "m/.." (outside). */
+static void symlink_chain_escape(void **s)
+{
+    (void)s;
+    ib_gen_file evil[] = {
+        { "HomeDomain", "Library/l1", IB_FLAG_LINK, NULL, 0, 0777, 0, "..", 0 },
+        { "HomeDomain", "m", IB_FLAG_LINK, NULL, 0, 0777, 0, "Library/l1/..", 0 },
+        { "HomeDomain", "n", IB_FLAG_LINK, NULL, 0, 0777, 0, "m/..", 0 },
+    };
+    assert_int_equal(setup_one(evil, 3, NULL), REVIVE_OK);
+    rec r = { 0 };
+    ib_ctx c;
+    assert_int_equal(op("extract", NULL, &r, &c), REVIVE_OK);
+    char *root = realpath(out, NULL);
+    static const char *const names[] = { "HomeDomain/Library/l1", "HomeDomain/m",
+                                         "HomeDomain/n" };
+    unsigned present = 0;
+    for (int i = 0; i < 3; i++) {
+        char *p = path2(out, names[i]);
+        char *real = realpath(p, NULL);
+        if (real) {
+            present++;
+            assert_true(strncmp(real, root, strlen(root)) == 0); /* nothing leads outside */
+        }
+        free(real);
+        free(p);
+    }
+    assert_int_equal(present, 2); /* n was removed, l1 and m stay inside */
+    assert_int_equal(r.warnings, 1);
+    free(root);
+    teardown_one();
+}
+
 static void write_archive(const char *path, bool zip, const char *name, int type,
                           const char *link, size_t zeros)
 {
@@ -447,6 +481,7 @@ int main(void)
         cmocka_unit_test(absolute_path),
         cmocka_unit_test(bad_domain),
         cmocka_unit_test(symlink_escape),
+        cmocka_unit_test(symlink_chain_escape),
         cmocka_unit_test(zip_slip_and_links),
         cmocka_unit_test(decompression_bomb),
         cmocka_unit_test(sizes_that_lie),
