@@ -189,6 +189,8 @@ static void handle_get_value(struct session *s, plist_t req)
 {
     char *domain = sim_plist_get_string(req, "Domain");
     char *key = sim_plist_get_string(req, "Key");
+    if (!domain)
+        sim_device_public_key(s->w, s->d);   /* the first call makes an RSA key: not under the lock */
     sim_lock(s->w);
     plist_t dict = domain ? domain_dictionary(s->d, domain) : device_dictionary(s->w, s->d, s->active);
     if (!domain && !s->active && key && strcmp(key, "DevicePublicKey") == 0) {

@@ -153,6 +153,7 @@ static EVP_PKEY *device_key(struct sim_device *d)
     return device_keys[d->index];
 }
 
+/* Safe with or without the world lock: the key has its own. */
 const char *sim_device_public_key(struct sim_world *w, struct sim_device *d)
 {
     struct sim_devpriv *p = sim_priv(w, d);

@@ -132,7 +132,7 @@ char *sim_plist_get_string(plist_t dict, const char *key);   /* malloc'd or NULL
 /* pairing.c */
 int sim_pairing_init(struct sim_world *w);  /* BUID, HostID, pair records for paired devices */
 int sim_pair_record_path(struct sim_world *w, const char *udid, char *out, size_t len);
-const char *sim_device_public_key(struct sim_world *w, struct sim_device *d); /* lock held */
+const char *sim_device_public_key(struct sim_world *w, struct sim_device *d); /* lock optional */
 int sim_pairing_prepare_record(struct sim_world *w, const char *udid);  /* lock not held */
 bool sim_pairing_forget_record(struct sim_world *w, const char *udid);  /* lock not held; true if a default record was pending */
 
