@@ -274,12 +274,11 @@ static int write_plists(imp *s)
 int ib_import(ib_ctx *c, ib_backup *b, const char *out_dir, uint64_t *files, uint64_t *bytes)
 {
     struct stat st;
+    bool was_empty_dir = false;
     if (lstat(out_dir, &st) == 0) {
-        bool empty_dir = false;
-        if (S_ISDIR(st.st_mode) && rmdir(out_dir) == 0) {
-            empty_dir = true; /* an empty folder is taken as "put it here" */
-        }
-        if (!empty_dir)
+        if (S_ISDIR(st.st_mode) && rmdir(out_dir) == 0)
+            was_empty_dir = true; /* an empty folder is taken as "put it here" */
+        if (!was_empty_dir)
             return ib_fail(c, REVIVE_E_INVALID, "itunes", 0,
                            "%s already exists and is not an empty folder; choose a new one",
                            out_dir);
@@ -294,6 +293,8 @@ int ib_import(ib_ctx *c, ib_backup *b, const char *out_dir, uint64_t *files, uin
     if (!mkdtemp(tmp)) {
         int e = errno;
         free(tmp);
+        if (was_empty_dir)
+            mkdir(out_dir, st.st_mode & 07777);
         return ib_fail(c, e == ENOSPC ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "os", e,
                        "cannot create a folder beside %s: %s", out_dir, strerror(e));
     }
@@ -322,8 +323,11 @@ int ib_import(ib_ctx *c, ib_backup *b, const char *out_dir, uint64_t *files, uin
     if (!rc && rename(tmp, out_dir) != 0)
         rc = ib_fail(c, REVIVE_E_IO, "os", errno, "cannot rename %s to %s: %s", tmp, out_dir,
                      strerror(errno));
-    if (rc)
+    if (rc) {
         ib_rmtree(tmp);
+        if (was_empty_dir)
+            mkdir(out_dir, st.st_mode & 07777); /* leave the person's folder as it was */
+    }
     free(tmp);
     if (files)
         *files = s.files;

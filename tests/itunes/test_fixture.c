@@ -133,8 +133,17 @@ static void import_refuses(void **s)
     uint64_t f, by;
     int rc = ib_import(&c, &b, out, &f, &by);
     assert_true(rc == REVIVE_E_CORRUPT || rc == REVIVE_E_NOT_FOUND);
-    ib_close(&b);
     assert_int_equal(tree_count(t), 0); /* no output, no temp folder */
+    /* into an empty folder the person made: it is left as it was */
+    assert_int_equal(mkdir(out, 0750), 0);
+    rc = ib_import(&c, &b, out, &f, &by);
+    assert_true(rc == REVIVE_E_CORRUPT || rc == REVIVE_E_NOT_FOUND);
+    struct stat st;
+    assert_int_equal(stat(out, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0750);
+    assert_int_equal(tree_count(t), 1);
+    ib_close(&b);
     tree_hash(fixture, after);
     assert_string_equal(before, after);
     ib_ctx_fini(&c);
