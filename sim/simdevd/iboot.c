@@ -207,7 +207,7 @@ static int write_full(int fd, const void *buf, size_t len)
 }
 
 /* A dict, or NULL when the peer closed or sent anything else (then the caller hangs up). */
-static plist_t recv_msg(int fd)
+plist_t sim_iboot_frame_recv(int fd)
 {
     unsigned char hdr[4];
     if (read_full(fd, hdr, 4) != 0)
@@ -233,11 +233,14 @@ static plist_t recv_msg(int fd)
     return p;
 }
 
-static int send_msg(int fd, plist_t msg)
+int sim_iboot_frame_send(int fd, plist_t msg, bool xml)
 {
     char *bin = NULL;
     uint32_t len = 0;
-    plist_to_bin(msg, &bin, &len);
+    if (xml)
+        plist_to_xml(msg, &bin, &len);
+    else
+        plist_to_bin(msg, &bin, &len);
     int rc = -1;
     if (bin && len > 0 && len <= FRAME_MAX) {
         unsigned char hdr[4] = { (unsigned char)(len >> 24), (unsigned char)(len >> 16),
@@ -265,7 +268,7 @@ static int answer(int fd, int err, uint64_t result, plist_t extra)
         plist_dict_set_item(r, "Error", plist_new_uint((uint64_t)err));
     else
         plist_dict_set_item(r, "Result", plist_new_uint(result));
-    int rc = send_msg(fd, r);
+    int rc = sim_iboot_frame_send(fd, r, false);
     plist_free(r);
     return rc;
 }
@@ -310,7 +313,7 @@ static void serve_watch(struct sim_world *w, int fd)
         uint32_t len = 0;
         plist_to_bin(msg, &bin, &len);
         bool changed = !last || len != last_len || memcmp(bin, last, len) != 0;
-        int rc = changed ? send_msg(fd, msg) : 0;
+        int rc = changed ? sim_iboot_frame_send(fd, msg, false) : 0;
         plist_free(msg);
         if (changed) {
             free(last);
@@ -695,7 +698,7 @@ static int handle_request(struct sim_world *w, struct handle *h, plist_t req, co
 /* The first request decides what the connection is. */
 void sim_usb_serve(struct sim_world *w, int fd)
 {
-    plist_t req = recv_msg(fd);
+    plist_t req = sim_iboot_frame_recv(fd);
     plist_t rn = req ? plist_dict_get_item(req, "Request") : NULL;
     const char *name = rn && plist_get_node_type(rn) == PLIST_STRING ? plist_get_string_ptr(rn, NULL) : NULL;
     if (!name) {
@@ -706,7 +709,7 @@ void sim_usb_serve(struct sim_world *w, int fd)
         sim_lock(w);
         plist_t msg = device_list(w);
         sim_unlock(w);
-        send_msg(fd, msg);
+        sim_iboot_frame_send(fd, msg, false);
         plist_free(msg);
     } else if (!strcmp(name, "Watch")) {
         serve_watch(w, fd);
@@ -728,7 +731,7 @@ void sim_usb_serve(struct sim_world *w, int fd)
         } else if (answer(fd, 0, 0, NULL) == 0) {
             for (;;) {
                 plist_free(req);
-                req = recv_msg(fd);
+                req = sim_iboot_frame_recv(fd);
                 rn = req ? plist_dict_get_item(req, "Request") : NULL;
                 name = rn && plist_get_node_type(rn) == PLIST_STRING ? plist_get_string_ptr(rn, NULL) : NULL;
                 if (!name) {

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <plist/plist.h>
+
 #include "world.h"
 
 /* USB product ids of an Apple device in recovery (iBoot) and DFU (SecureROM) mode. */
@@ -27,5 +29,11 @@ void sim_iboot_reset(struct sim_device *d);
 /* The USB serial string iBoot or the SecureROM reports ("CPID:8030 CPRV:11 ... ECID:...
  * ..."), as libirecovery parses it. Lock held. */
 void sim_iboot_serial(struct sim_device *d, char *out, size_t len);
+
+/* Framing shared by the usb socket and restored: a 4-byte big-endian length, then a plist
+ * (binary or XML; at most 1 MiB + 4 KiB in). recv gives a dictionary or NULL (closed,
+ * 30 s of silence, too long, not a plist, not a dictionary); send gives 0 or -1. */
+plist_t sim_iboot_frame_recv(int fd);
+int sim_iboot_frame_send(int fd, plist_t msg, bool xml);
 
 #endif
