@@ -204,6 +204,12 @@ static int write_default_record(struct sim_world *w, struct sim_device *d, const
         pem = pem_of(root_key, OSSL_KEYMGMT_SELECT_KEYPAIR, &n);
         set_data(rec, "RootPrivateKey", pem, n);
         plist_dict_set_item(rec, "SystemBUID", plist_new_string(w->buid));
+        /* A phone hands out an escrow bag when it pairs; idevicebackup2 starts
+         * mobilebackup2 only with one (lockdownd_start_service_with_escrow_bag). */
+        unsigned char bag[64];
+        if (RAND_bytes(bag, sizeof bag) != 1)
+            memset(bag, 0x42, sizeof bag);
+        plist_dict_set_item(rec, "EscrowBag", plist_new_data((const char *)bag, sizeof bag));
         plist_dict_set_item(rec, "WiFiMACAddress", plist_new_string(d->wifi_address));
         char *xml = NULL;
         uint32_t len = 0;

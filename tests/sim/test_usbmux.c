@@ -111,6 +111,8 @@ int main(void)
     if (rec)
         plist_from_xml(rec, rlen, &pr);
     CHECK(pr && plist_dict_get_item(pr, "HostID") && plist_dict_get_item(pr, "SystemBUID"), "pair record fields");
+    /* idevicebackup2 starts mobilebackup2 only with the escrow bag a pairing gives */
+    CHECK(pr && plist_dict_get_item(pr, "EscrowBag"), "the default pair record has no EscrowBag");
     CHECK(pr && pem_cert_ok(pr, "RootCertificate") && pem_cert_ok(pr, "HostCertificate") &&
           pem_cert_ok(pr, "DeviceCertificate"), "pair record certificates are not PEM X.509");
     plist_free(pr);
