@@ -291,6 +291,34 @@ static void handle_list(struct mb2_session *s, plist_t req)
     mb2_log(s, "backup-list %s", src);
 }
 
+/* ChangePassword (idevicebackup2 encryption on|off, changepw): sets, changes or clears the
+ * phone's backup password. Clearing or changing needs the current one (OldPassword). */
+static void handle_change_password(struct mb2_session *s, plist_t req)
+{
+    plist_t o = plist_dict_get_item(req, "OldPassword"), n = plist_dict_get_item(req, "NewPassword");
+    const char *old = o && plist_get_node_type(o) == PLIST_STRING ? plist_get_string_ptr(o, NULL) : NULL;
+    const char *neu = n && plist_get_node_type(n) == PLIST_STRING ? plist_get_string_ptr(n, NULL) : NULL;
+    if ((!old && !neu) || (neu && (!*neu || strlen(neu) >= sizeof s->d->backup_password))) {
+        mb2_send_result(s, MB2_ERR_BAD_REQUEST, "ChangePassword needs a NewPassword (1 to %zu bytes) or an OldPassword",
+                        sizeof s->d->backup_password - 1);
+        return;
+    }
+    sim_lock(s->w);
+    bool had = s->d->backup_password[0] != '\0';
+    bool right = !had || (old && strcmp(old, s->d->backup_password) == 0);
+    if (right)
+        snprintf(s->d->backup_password, sizeof s->d->backup_password, "%s", neu ? neu : "");
+    sim_unlock(s->w);
+    if (!right) {
+        mb2_log(s, "backup password not changed: the old password is wrong");
+        mb2_send_result(s, MB2_ERR_PASSWORD, "The backup password is not correct");
+        return;
+    }
+    mb2_log(s, "backup password %s", !neu ? "removed: backups are not encrypted" :
+                                     had ? "changed" : "set: backups are encrypted");
+    mb2_send_result(s, MB2_OK, NULL);
+}
+
 /* Hello: picks the highest of the host's versions the device speaks. */
 static int hello(struct mb2_session *s)
 {
@@ -354,6 +382,8 @@ static void serve(struct sim_world *w, struct sim_device *d, int fd)
             handle_info(&s, req);
         else if (strcmp(n, "List") == 0)
             handle_list(&s, req);
+        else if (strcmp(n, "ChangePassword") == 0)
+            handle_change_password(&s, req);
         else
             mb2_send_result(&s, MB2_ERR_NOT_SIMULATED, "The simulated device does not implement the \"%s\" request", n);
         plist_free(req);

@@ -259,4 +259,16 @@ timeout 60 idevicebackup2 -u "$U6" -s "$U5" restore --system --no-reboot --passw
     { cat "$TMP/encok.out" >&2; fail "encrypted restore exited with $?"; }
 grep -q "Restore Successful." "$TMP/encok.out" || { cat "$TMP/encok.out" >&2; fail "encrypted restore not successful"; }
 expect_eq "phone 6's data after restoring the encrypted backup" "$(field devices.6.data_digest)" "$D5"
+# --- encryption turned on, changed and off from the computer ----------------------------------
+expect_eq "WillEncrypt before" "$(ideviceinfo -u "$U1" -q com.apple.mobile.backup -k WillEncrypt)" false
+timeout 30 idevicebackup2 -u "$U1" encryption on 1234 > "$TMP/encon.out" 2>&1 || true
+grep -q "Backup encryption has been enabled successfully." "$TMP/encon.out" || { cat "$TMP/encon.out" >&2; fail "encryption on"; }
+expect_eq "WillEncrypt after encryption on" "$(ideviceinfo -u "$U1" -q com.apple.mobile.backup -k WillEncrypt)" true
+timeout 30 idevicebackup2 -u "$U1" changepw 9999 5678 > "$TMP/chbad.out" 2>&1 || true
+grep -q "Could not change backup encryption password." "$TMP/chbad.out" || fail "changepw with a wrong old password was accepted"
+timeout 30 idevicebackup2 -u "$U1" changepw 1234 5678 > "$TMP/ch.out" 2>&1 || true
+grep -q "Backup encryption password has been changed successfully." "$TMP/ch.out" || { cat "$TMP/ch.out" >&2; fail "changepw"; }
+timeout 30 idevicebackup2 -u "$U1" encryption off 5678 > "$TMP/encoff.out" 2>&1 || true
+grep -q "Backup encryption has been disabled successfully." "$TMP/encoff.out" || { cat "$TMP/encoff.out" >&2; fail "encryption off"; }
+expect_eq "WillEncrypt after encryption off" "$(ideviceinfo -u "$U1" -q com.apple.mobile.backup -k WillEncrypt)" false
 echo "ok"
