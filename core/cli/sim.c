@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -72,6 +73,54 @@ static bool find_scenario(const char *name, char *out, size_t cap)
     return false;
 }
 
+/*
+ * Firmware for dry runs: one synthetic IPSW per product type in the scenario, made by the
+ * simulator's sim-ipsw, in <dir>/firmware/<ProductType>.ipsw. The engine answers firmware
+ * queries ("firmware:iPhone12,1:latest") from there while REVIVE_SIM_FIRMWARE_DIR is set,
+ * so a playbook's default "latest" works with no network.
+ */
+static void make_sim_firmware(const char *scenario, const char *dir)
+{
+    static const char *const ipsw_rel[] = { "sim-ipsw", "sim/simrestore/sim-ipsw", NULL };
+    char tool[PATH_MAX];
+    if (!locate("sim.ipsw", ipsw_rel, tool, sizeof tool))
+        return;
+    json_t *root = json_load_file(scenario, 0, NULL);
+    json_t *devs = json_object_get(root, "devices");
+    char fwdir[PATH_MAX + 16];
+    snprintf(fwdir, sizeof fwdir, "%s/firmware", dir);
+    if (mkdir(fwdir, 0700) != 0) {
+        json_decref(root);
+        return;
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(devs, i, d) {
+        const char *pt = json_string_value(json_object_get(d, "product_type"));
+        if (!pt || strchr(pt, '/') || strstr(pt, ".."))
+            continue;
+        char out[PATH_MAX + 64];
+        snprintf(out, sizeof out, "%s/%s.ipsw", fwdir, pt);
+        if (exists(out))
+            continue;
+        pid_t pid = fork();
+        if (pid == 0) {
+            int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+            if (devnull >= 0) {
+                dup2(devnull, STDOUT_FILENO);
+                dup2(devnull, STDERR_FILENO);
+            }
+            execl(tool, tool, "-o", out, "-p", pt, "-V", "17.0", "-b", "21A329", (char *)NULL);
+            _exit(127);
+        }
+        int st;
+        if (pid > 0)
+            waitpid(pid, &st, 0);
+    }
+    json_decref(root);
+    setenv("REVIVE_SIM_FIRMWARE_DIR", fwdir, 1);
+}
+
 static void wait_socket(const char *path, pid_t child, double seconds)
 {
     struct timespec ts = { 0, 5 * 1000 * 1000 };
@@ -97,9 +146,9 @@ int rv_sim_wrap(int argc, char **argv, const char *scenario_name)
 
     char simdevd[PATH_MAX], simusb[PATH_MAX], restore[PATH_MAX], scenario[PATH_MAX];
     static const char *const simdevd_rel[] = { "sim/simdevd/simdevd", "simdevd", NULL };
-    static const char *const simusb_rel[] = { "sim/simusb/libsimusb.so", "../lib/revive/libsimusb.so",
+    static const char *const simusb_rel[] = { "libsimusb.so", "sim/simusb/libsimusb.so", "../lib/revive/libsimusb.so",
                                               "../lib/x86_64-linux-gnu/revive/libsimusb.so", NULL };
-    static const char *const restore_rel[] = { "sim/simrestore/sim-idevicerestore", "sim-idevicerestore", NULL };
+    static const char *const restore_rel[] = { "sim-idevicerestore", "sim/simrestore/sim-idevicerestore", NULL };
     if (!find_scenario(scenario_name, scenario, sizeof scenario)) {
         rv_error("--sim: no scenario '%s' (a file, or a name from sim/scenarios/ such as interrupted-restore)",
                  scenario_name);
@@ -164,8 +213,14 @@ int rv_sim_wrap(int argc, char **argv, const char *scenario_name)
     } else {
         rv_warn("--sim: libsimusb is not built; recovery and DFU mode will not be seen");
     }
-    if (have_restore)
+    if (have_restore) {
         setenv("REVIVE_USB_IDEVICERESTORE", restore, 1);
+        /* The stand-in plays a current idevicerestore (Debian's 1.0.0 stops at iOS 14.4),
+         * so dry runs exercise the playbooks rather than that limit; set it yourself to
+         * play 1.0.0. */
+        setenv("SIM_IDEVICERESTORE_VERSION", "1.1.0", 0);
+    }
+    make_sim_firmware(scenario, dir);
 
     pid_t child = fork();
     if (child == 0) {

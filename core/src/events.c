@@ -193,6 +193,7 @@ static void progress_text(const rv_event *ev, char *buf, size_t cap, bool bar)
         snprintf(buf, cap, "%s%s: %s%s", who, phase ? phase : "progress", d, r);
         return;
     }
+    bool percent_only = unit && strcmp(unit, "percent") == 0;
     char bars[32] = "";
     if (bar) {
         int width = 24, fill = (int)(pct / 100.0 * width);
@@ -205,8 +206,11 @@ static void progress_text(const rv_event *ev, char *buf, size_t cap, bool bar)
         bars[width + 2] = ' ';
         bars[width + 3] = '\0';
     }
-    snprintf(buf, cap, "%s%s: %s%5.1f%% (%s of %s%s%s)", who, phase ? phase : "progress", bars, pct,
-             d, t, r, e);
+    if (percent_only)
+        snprintf(buf, cap, "%s%s: %s%5.1f%%%s%s%s", who, phase ? phase : "progress", bars, pct, e[0] ? " (" : "",
+                 e[0] ? e + 2 : "", e[0] ? ")" : "");
+    else
+        snprintf(buf, cap, "%s%s: %s%5.1f%% (%s of %s%s%s)", who, phase ? phase : "progress", bars, pct, d, t, r, e);
 }
 
 static void terminal_sink(const rv_event *ev, void *ud)

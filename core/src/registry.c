@@ -4,6 +4,7 @@
 #include "error.h"
 #include "events.h"
 #include "log.h"
+#include "models.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -141,6 +142,16 @@ static void merge(rv_registry *r, const rv_plugin *p, int what, const revive_dev
         if (id->bdid)
             d->id.bdid = id->bdid;
         d->id.mode = id->mode;
+        if (!d->id.product_type[0] && d->id.cpid) {
+            /* Recovery/DFU appearances name the chip and board; our table knows models
+             * that the installed libirecovery may not. */
+            const rv_model *m = rv_model_by_chip(d->id.cpid, d->id.bdid);
+            if (m) {
+                snprintf(d->id.product_type, sizeof d->id.product_type, "%s", m->product_type);
+                if (!d->id.hardware_model[0] && m->board)
+                    snprintf(d->id.hardware_model, sizeof d->id.hardware_model, "%s", m->board);
+            }
+        }
         snprintf(d->id.transport, sizeof d->id.transport, "%s", p->transport.name ? p->transport.name : p->desc.name);
         d->present = true;
         d->transport_plugin = p;

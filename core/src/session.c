@@ -161,6 +161,10 @@ static int transport_info(rv_session *s, const rv_device *d, rv_fields *out, rev
     if (rc == REVIVE_OK) {
         for (size_t i = 0; i < call.results.n; i++)
             rv_fields_put(out, &call.results.v[i]);
+        /* What the registry knows (from our model table) when the transport could not say. */
+        const char *pt = rv_fields_str(out, "product_type");
+        if (d->id.product_type[0] && (!pt || !*pt))
+            rv_fields_put_str(out, "product_type", d->id.product_type);
         /* The runtime's names for two SDK keys. */
         const revive_field *b = rv_fields_get(out, "battery_level");
         if (b && b->type == REVIVE_VAL_INT)
@@ -238,8 +242,42 @@ static int method_call(rv_session *s, const char *name, bool backup, const char 
     return rc;
 }
 
+/* Under `revive --sim`, firmware queries are answered with the simulator's synthetic IPSW
+ * for the model (see core/cli/sim.c); true if it answered. */
+static bool sim_firmware(rv_session *s, const char *spec, put_fn put, void *ud)
+{
+    const char *dir = getenv("REVIVE_SIM_FIRMWARE_DIR");
+    if (!dir || strncmp(spec, "firmware:", 9) != 0)
+        return false;
+    char product[64];
+    const char *colon = strchr(spec + 9, ':');
+    size_t len = colon ? (size_t)(colon - (spec + 9)) : strlen(spec + 9);
+    if (len == 0 || len >= sizeof product)
+        return false;
+    memcpy(product, spec + 9, len);
+    product[len] = '\0';
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.ipsw", dir, product);
+    struct stat st;
+    if (strchr(product, '/') || stat(path, &st) != 0)
+        return false;
+    char msg[4200];
+    snprintf(msg, sizeof msg, "simulator: %s is answered with the synthetic IPSW %s", spec, path);
+    revive_field ev = REVIVE_FIELD_STR("message", msg);
+    rv_emit(s->run_id[0] ? s->run_id : NULL, s->label, "log", &ev, 1);
+    if (put) {
+        revive_field p = REVIVE_FIELD_STR("path", path);
+        revive_field v = REVIVE_FIELD_STR("version", "17.0");
+        put(ud, &p);
+        put(ud, &v);
+    }
+    return true;
+}
+
 static int source_fetch(rv_session *s, const char *spec, put_fn put, void *ud, revive_error *err)
 {
+    if (sim_firmware(s, spec, put, ud))
+        return REVIVE_OK;
     const rv_plugin *owner = NULL;
     const revive_source *src = rv_find_source(s->plugins, spec, &owner);
     if (!src || !src->fetch)
