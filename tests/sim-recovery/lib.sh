@@ -48,3 +48,11 @@ expect_rc() {
 has() {
     grep -qxF -- "$2" "$1" || fail "missing line '$2' in $(basename "$1"): $(cat "$1")"
 }
+
+# stop_sim: stops this test's simdevd and forgets it, so start_sim can run another.
+stop_sim() {
+    kill "$SIM_PID" 2> /dev/null
+    wait "$SIM_PID" 2> /dev/null
+    SIM_PID=
+    rm -rf "$TMP/sim" "$TMP/env"
+}

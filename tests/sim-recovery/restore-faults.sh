@@ -23,7 +23,7 @@ expect_rc "retry from recovery" 0
 has "$TMP/out" "Found device in Recovery mode"
 expect_eq "mode after the retry" "$(field devices.0.mode)" normal
 expect_eq "OS after the retry" "$(field devices.0.os)" whole
-kill "$SIM_PID"; wait "$SIM_PID" 2> /dev/null; SIM_PID=; rm -rf "$TMP/sim"
+stop_sim
 
 start_sim "$SCENARIOS/corrupt-needs-erase.json"
 restore -y "$TMP/fw.ipsw"
@@ -35,7 +35,7 @@ restore -y -e "$TMP/fw.ipsw"
 expect_rc "erase of a severely damaged OS" 0
 expect_eq "mode after the erase" "$(field devices.0.mode)" normal
 expect_eq "OS after the erase" "$(field devices.0.os)" whole
-kill "$SIM_PID"; wait "$SIM_PID" 2> /dev/null; SIM_PID=; rm -rf "$TMP/sim"
+stop_sim
 
 start_sim "$SCENARIOS/needs-dfu.json"
 restore -y -e "$TMP/fw.ipsw"
@@ -49,7 +49,7 @@ has "$TMP/out" "Found device in DFU mode"
 has "$TMP/out" "Sending iBSS (4096 bytes)..."
 expect_eq "mode after the DFU restore" "$(field devices.0.mode)" normal
 expect_eq "OS after the DFU restore" "$(field devices.0.os)" whole
-kill "$SIM_PID"; wait "$SIM_PID" 2> /dev/null; SIM_PID=; rm -rf "$TMP/sim"
+stop_sim
 
 start_sim "$SCENARIOS/low-battery.json"
 restore -y -i 0x1A2B3C4D5E78 "$TMP/fw.ipsw"
@@ -58,7 +58,7 @@ has "$TMP/out" "Status: Fail"
 wait_mode 0 recovery
 expect_eq "OS after the battery refusal" "$(field devices.0.os)" whole
 log_has 0 'restored: battery too low (3%), restore refused' || fail "the refusal is not in the log"
-kill "$SIM_PID"; wait "$SIM_PID" 2> /dev/null; SIM_PID=; rm -rf "$TMP/sim"
+stop_sim
 
 cat > "$TMP/unplug.json" <<'JSON'
 { "name": "t-unplug", "time_scale": 1000, "devices": [ { "product_type": "iPhone12,1", "ecid": "0x1A2B3C4D5E61" } ],
