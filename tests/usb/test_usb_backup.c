@@ -503,6 +503,66 @@ static void t_cancel(void)
     th_call_free(c);
 }
 
+/* A backup of one phone restored onto another (source = the first phone's UDID), and a
+ * restore given the <UDID> folder itself instead of its parent. */
+static void t_other_device(void)
+{
+    char s[2048];
+    snprintf(s, sizeof s,
+             "{\"name\":\"t-two\",\"time_scale\":1000,\"devices\":["
+             "{\"product_type\":\"iPhone12,1\",\"ecid\":\"0x1A2B3C4D5E8E\",\"data\":{\"seed\":11,\"files\":20,\"bytes\":200000}},"
+             "{\"product_type\":\"iPhone12,1\",\"ecid\":\"0x1A2B3C4D5E8F\",\"data\":{\"seed\":12,\"files\":20,\"bytes\":200000}}]}");
+    sim_start(s);
+    char path[512];
+    snprintf(path, sizeof path, "%s/plugins/usb.so", getenv("REVIVE_BUILD_DIR"));
+    th_load(&plug, path);
+    B = plug.desc->restore_methods[0];
+    T = plug.desc->transport;
+    th_config_set("usb.irecv_settle", "0.1");
+    snprintf(work, sizeof work, "%s/work", sim_dir());
+    mkdir(work, 0755);
+    revive_device_id out[4], a = { 0 }, b = { 0 };
+    size_t n = 0;
+    revive_call *c = th_call_new();
+    CHECK(T->list(plug.state, c, out, 4, &n) == REVIVE_OK && n == 2);
+    th_call_free(c);
+    for (size_t i = 0; i < 2; i++) {
+        if (out[i].ecid == 0x1A2B3C4D5E8EULL)
+            a = out[i];
+        else
+            b = out[i];
+    }
+    CHECK(a.ecid && b.ecid);
+    char want[80];
+    snprintf(want, sizeof want, "%s", sim_field(0, "data_digest"));
+    CHECK(strcmp(want, sim_field(1, "data_digest")) != 0);
+    backup_ok(&a, work);
+
+    /* the device's own UDID has no backup in work: a clear error, nothing sent */
+    c = th_call_new();
+    CHECK(restore_from(c, &b, work, false) == REVIVE_E_NOT_FOUND);
+    CHECK(strstr(c->err.message, "source"));
+    th_call_free(c);
+
+    /* everything, settings included, and nothing of the second phone's own left over */
+    revive_field o[] = { REVIVE_FIELD_STR("dir", work), REVIVE_FIELD_STR("source", a.udid),
+                         REVIVE_FIELD_BOOL("reboot", false), REVIVE_FIELD_BOOL("system", true),
+                         REVIVE_FIELD_BOOL("settings", true), REVIVE_FIELD_BOOL("remove", true) };
+    c = th_call_new();
+    CHECK(B->restore(plug.state, c, &b, o, 6) == REVIVE_OK);
+    th_call_free(c);
+    CHECK(!strcmp(sim_field(1, "data_digest"), want));
+
+    /* the <UDID> folder itself */
+    char udir[700];
+    snprintf(udir, sizeof udir, "%s/%s", work, a.udid);
+    c = th_call_new();
+    CHECK(restore_from(c, &b, udir, true) == REVIVE_OK);
+    const th_field *f = th_result(c, "path");
+    CHECK(f && !strcmp(f->s, udir));
+    th_call_free(c);
+}
+
 static void t_wrong_mode(void)
 {
     start("1A2B3C4D5E8A", NULL, NULL);
@@ -534,6 +594,7 @@ int main(int argc, char **argv)
         { "no-space-host", t_no_space_host },
         { "wrong-mode", t_wrong_mode },
         { "cancel", t_cancel },
+        { "other-device", t_other_device },
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         if (!strcmp(argv[1], tests[i].name)) {
