@@ -7,7 +7,8 @@
 # Size: BENCH_SCALE=1 is 20,000 files / 2 GiB of phone data (the size); the backup
 # is taken once, with idevicebackup2, from a simulated phone seeded with that data.
 # Each tool restores twice, alternating; the better run of each counts. Both restore
-# without reboot, so the phone's reboot time is not in either figure.
+# without reboot, so the phone's reboot time is not in either figure. BENCH_KEEP=1
+# leaves the work folder and the simulator running, to look at afterwards.
 set -euo pipefail
 build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
 scale=${BENCH_SCALE:-1}
