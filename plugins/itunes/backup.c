@@ -172,6 +172,9 @@ int ib_open(ib_ctx *c, const char *path, const ib_open_opts *o, ib_backup *b)
     if (rc)
         goto fail;
     if (ib_is_archive(found)) {
+        b->archive = found; /* kept: verify reads content straight from it */
+        b->limits = o->limits;
+        found = NULL;
         if ((rc = make_scratch(c, b)))
             goto fail;
         char *dir = ib_join(b->scratch, "unpacked");
@@ -180,10 +183,8 @@ int ib_open(ib_ctx *c, const char *path, const ib_open_opts *o, ib_backup *b)
             rc = ib_fail(c, REVIVE_E_IO, "os", errno, "cannot create scratch folder");
             goto fail;
         }
-        rc = ib_archive_unpack(c, found, dir, &o->limits, o->manifest_only);
+        rc = ib_archive_unpack(c, b->archive, dir, &o->limits, o->manifest_only);
         b->manifest_only = o->manifest_only;
-        free(found);
-        found = NULL;
         if (!rc) {
             /* the archive may hold the backup folder, its parent, or the files at top */
             rc = locate_unpacked(c, dir, o->udid, &found);
@@ -197,6 +198,12 @@ int ib_open(ib_ctx *c, const char *path, const ib_open_opts *o, ib_backup *b)
         if (rc)
             goto fail;
         b->from_archive = true;
+        /* found is <scratch>/unpacked[/<prefix>] */
+        size_t ul = strlen(b->scratch) + strlen("/unpacked");
+        const char *pre = strlen(found) > ul ? found + ul + 1 : "";
+        b->archive_prefix = malloc(strlen(pre) + 2);
+        if (b->archive_prefix)
+            sprintf(b->archive_prefix, "%s%s", pre, *pre ? "/" : "");
     }
     b->root = found;
     found = NULL;
@@ -252,6 +259,8 @@ void ib_close(ib_backup *b)
     free(b->db_path);
     free(b->mbdb);
     free(b->work);
+    free(b->archive);
+    free(b->archive_prefix);
     plist_free(b->info);
     plist_free(b->manifest);
     plist_free(b->status);

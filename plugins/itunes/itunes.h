@@ -173,6 +173,13 @@ int ib_decrypt_file(ib_ctx *c, const uint8_t key[32], const char *in, const char
 
 /* ------------------------------------------------------------- backup ------ */
 
+/* Limits for archives (zip slip, bombs). 0 = defaults. */
+typedef struct ib_limits {
+    uint64_t max_total;            /* bytes unpacked, default 256 GiB */
+    uint64_t max_ratio;            /* unpacked/packed, default 1000 */
+    uint64_t max_entries;          /* default 10,000,000 */
+} ib_limits;
+
 typedef enum ib_format { IB_FMT_NONE = 0, IB_FMT_DB = 1, IB_FMT_MBDB = 2 } ib_format;
 
 typedef struct ib_backup {
@@ -181,6 +188,9 @@ typedef struct ib_backup {
     char *source;                  /* what the person gave us */
     bool from_archive;
     bool manifest_only;            /* unpacked without content (ib_open_opts) */
+    char *archive;                 /* the archive it came from, or NULL */
+    ib_limits limits;              /* the archive limits it was opened with */
+    char *archive_prefix;          /* where the backup sits inside it ("" or "UDID/") */
     ib_format format;
     plist_t info, manifest, status;/* NULL when missing */
     bool encrypted;                /* Manifest.plist says IsEncrypted */
@@ -193,13 +203,6 @@ typedef struct ib_backup {
     uint8_t *mbdb; size_t mbdb_len;
     uint8_t *work;                 /* IB_DECRYPT_WORK bytes for copies, made on first use */
 } ib_backup;
-
-/* Limits for archives (zip slip, bombs). 0 = defaults. */
-typedef struct ib_limits {
-    uint64_t max_total;            /* bytes unpacked, default 256 GiB */
-    uint64_t max_ratio;            /* unpacked/packed, default 1000 */
-    uint64_t max_entries;          /* default 10,000,000 */
-} ib_limits;
 
 /* Find the backup at `path`: the folder itself, a parent with exactly one <UDID> backup
  * (or `udid` chooses), iMazing <UDID>-<date> snapshots (the newest), a zip or tar. */
@@ -244,6 +247,12 @@ typedef struct ib_inspect {
 typedef void (*ib_result_fn)(void *ud, const revive_field *f);
 int ib_inspect(ib_ctx *c, ib_backup *b, ib_result_fn res, void *ud);
 int ib_verify(ib_ctx *c, ib_backup *b, unsigned threads);
+/* verify of a backup opened manifest_only from an archive: content hashed as it streams
+ * out of the archive, nothing written (called by ib_verify for such backups). */
+int ib_verify_archive(ib_ctx *c, ib_backup *b, const ib_limits *lim);
+/* The checks verify makes besides content (shared by both verifiers). */
+void ib_verify_plists(ib_ctx *c, ib_backup *b);
+void ib_verify_entry(ib_ctx *c, ib_backup *b, const ib_entry *e, const char *label);
 /* List (item events) and extract entries matching domain (exact, NULL any) and a
  * fnmatch pattern on relativePath (NULL any). */
 int ib_list(ib_ctx *c, ib_backup *b, const char *domain, const char *pattern);

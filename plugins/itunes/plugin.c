@@ -143,6 +143,7 @@ static int it_verify(void *state, revive_call *call, const char *path,
     setup(&c, &k, state, call);
     ib_open_opts oo;
     open_opts(opts, nopts, false, &oo);
+    oo.manifest_only = true; /* archives: content is hashed as it streams, not unpacked */
     ib_backup b;
     int rc = ib_open(&c, path, &oo, &b);
     if (!rc) {

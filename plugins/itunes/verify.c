@@ -165,6 +165,22 @@ static bool path_unsafe(const char *p)
     return false;
 }
 
+void ib_verify_entry(ib_ctx *c, ib_backup *b, const ib_entry *e, const char *label)
+{
+    if (path_unsafe(e->path) || strchr(e->domain, '/'))
+        ib_problem(c, label, "unsafe_path", "the path climbs out with \"..\" or is absolute");
+    if (b->format == IB_FMT_DB) {
+        char id[41];
+        ib_file_id(e->domain, e->path, id);
+        if (strcmp(id, e->file_id))
+            ib_problem(c, label, "file_id", "fileID %s is not SHA1(domain-path) = %s",
+                       e->file_id, id);
+    }
+    if (e->flags == IB_FLAG_FILE && !ib_entry_encrypted(b, e) && b->encrypted && !b->forensic &&
+        b->format == IB_FMT_DB && e->size)
+        ib_problem(c, label, "no_key", "the backup is encrypted but this file has no key");
+}
+
 static int on_entry(void *ud, const ib_entry *e)
 {
     vstate *v = ud;
@@ -175,15 +191,7 @@ static int on_entry(void *ud, const ib_entry *e)
     if (!label)
         return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
     snprintf(label, ll, "%s/%s", e->domain, e->path);
-    if (path_unsafe(e->path) || strchr(e->domain, '/'))
-        ib_problem(c, label, "unsafe_path", "the path climbs out with \"..\" or is absolute");
-    if (v->b->format == IB_FMT_DB) {
-        char id[41];
-        ib_file_id(e->domain, e->path, id);
-        if (strcmp(id, e->file_id))
-            ib_problem(c, label, "file_id", "fileID %s is not SHA1(domain-path) = %s",
-                       e->file_id, id);
-    }
+    ib_verify_entry(c, v->b, e, label);
     if (e->flags == IB_FLAG_DIR)
         v->dirs++;
     else if (e->flags == IB_FLAG_LINK)
@@ -193,9 +201,6 @@ static int on_entry(void *ud, const ib_entry *e)
         return REVIVE_OK;
     }
     v->files++;
-    if (ib_entry_encrypted(v->b, e) == false && v->b->encrypted && !v->b->forensic &&
-        v->b->format == IB_FMT_DB && e->size)
-        ib_problem(c, label, "no_key", "the backup is encrypted but this file has no key");
     job *j = calloc(1, sizeof(*j));
     if (!j) {
         free(label);
@@ -216,7 +221,7 @@ static int on_entry(void *ud, const ib_entry *e)
     return push(v, j);
 }
 
-static void check_plists(ib_ctx *c, ib_backup *b)
+void ib_verify_plists(ib_ctx *c, ib_backup *b)
 {
     if (!b->info)
         ib_problem(c, "Info.plist", "missing", "%s/Info.plist is missing", b->root);
@@ -256,7 +261,9 @@ int ib_verify(ib_ctx *c, ib_backup *b, unsigned threads)
     if (threads > 16)
         threads = 16;
     unsigned before = c->problems;
-    check_plists(c, b);
+    if (b->manifest_only && b->archive)
+        return ib_verify_archive(c, b, &b->limits);
+    ib_verify_plists(c, b);
     vstate *v = calloc(1, sizeof(*v));
     if (!v)
         return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");

@@ -398,6 +398,58 @@ static void archives(void **s)
     free(t);
 }
 
+/* verify of an archive hashes members as they stream: sound, then altered and missing */
+static void archive_verify_streams(void **s)
+{
+    (void)s;
+    char *t = tmpdir_new();
+    ib_gen_opts o;
+    ib_gen_opts_init(&o);
+    o.password = "streamed";
+    char *p = gen(t, "b", &o);
+    char *zip = path2(t, "b.zip");
+    pack(p, zip, "zip", "00008030-001A2B3C4D5E6F70/");
+    rec r = { .password = "streamed" };
+    ib_ctx c;
+    ctx_for(&c, &r);
+    ib_backup b;
+    ib_open_opts oo = { .manifest_only = true };
+    assert_int_equal(ib_open(&c, zip, &oo, &b), REVIVE_OK);
+    assert_int_equal(tree_count_files(b.scratch), 4 + 1); /* + the decrypted Manifest.db */
+    assert_int_equal(ib_verify(&c, &b, 2), REVIVE_OK);
+    assert_int_equal(r.problems, 0);
+    ib_close(&b);
+    /* alter one stored file (same size), remove another, then pack again */
+    char id[41], rel[45];
+    ib_file_id("HomeDomain", "Library/seventeen", id);
+    snprintf(rel, sizeof(rel), "%.2s/%s", id, id);
+    char *f = path2(p, rel);
+    FILE *fp = fopen(f, "r+b");
+    fputc(0x55, fp);
+    fclose(fp);
+    free(f);
+    ib_file_id("MediaDomain", "Media/big.bin", id);
+    snprintf(rel, sizeof(rel), "%.2s/%s", id, id);
+    f = path2(p, rel);
+    assert_int_equal(unlink(f), 0);
+    free(f);
+    pack(p, zip, "zip", "");
+    assert_int_equal(ib_open(&c, zip, &oo, &b), REVIVE_OK);
+    assert_int_equal(ib_verify(&c, &b, 2), REVIVE_E_CORRUPT);
+    assert_int_equal(r.problems, 2);
+    assert_non_null(strstr(r.all, "digest:HomeDomain/Library/seventeen"));
+    assert_non_null(strstr(r.all, "missing:MediaDomain/Media/big.bin"));
+    ib_close(&b);
+    /* a byte limit stops the streaming read as it stops unpacking */
+    ib_open_opts tight = { .manifest_only = true, .limits = { .max_total = 100 } };
+    assert_int_equal(ib_open(&c, zip, &tight, &b), REVIVE_E_UNSAFE);
+    ib_ctx_fini(&c);
+    ib_rmtree(t);
+    free(zip);
+    free(p);
+    free(t);
+}
+
 static void udid_parent_and_snapshots(void **s)
 {
     (void)s;
@@ -542,6 +594,7 @@ int main(void)
         cmocka_unit_test(forensic_copy),
         cmocka_unit_test(mbdb_plain_and_encrypted),
         cmocka_unit_test(archives),
+        cmocka_unit_test(archive_verify_streams),
         cmocka_unit_test(udid_parent_and_snapshots),
         cmocka_unit_test(import_synthesizes_missing_plists),
         cmocka_unit_test(cancel_stops_cleanly),
