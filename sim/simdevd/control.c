@@ -175,7 +175,7 @@ static void cmd_set(struct sim_world *w, json_t *req, int fd)
         } else if (!strcmp(key, "storage_free") || !strcmp(key, "slow_transfer")) {
             ok = json_is_number(v) && json_number_value(v) >= 0;
         } else if (!strcmp(key, "charging") || !strcmp(key, "passcode") || !strcmp(key, "sign_refused") ||
-                   !strcmp(key, "stuck_in_recovery") || !strcmp(key, "nvram_save")) {
+                   !strcmp(key, "stuck_in_recovery") || !strcmp(key, "nvram_save") || !strcmp(key, "paired")) {
             ok = json_is_boolean(v);
         } else if (!strcmp(key, "ios_version") || !strcmp(key, "build_version")) {
             ok = json_is_string(v) && strlen(json_string_value(v)) < 16;
@@ -193,7 +193,7 @@ static void cmd_set(struct sim_world *w, json_t *req, int fd)
         } else {
             sim_control_error(fd, "set: unknown field \"%s\" (fields: mode, os, battery, charging, storage_free, "
                               "slow_transfer, passcode, sign_refused, stuck_in_recovery, ios_version, build_version, "
-                              "backup_password, nvram, nvram_save)", key);
+                              "backup_password, nvram, nvram_save, paired)", key);
             return;
         }
         if (!ok) {
@@ -239,6 +239,12 @@ static void cmd_set(struct sim_world *w, json_t *req, int fd)
     }
     if (json_is_true(json_object_get(req, "nvram_save")))
         sim_nvram_save(d);
+    json_t *paired = json_object_get(req, "paired");
+    if (json_is_false(paired)) {          /* the person reset the phone's trust settings */
+        sim_priv(w, d)->ntrusted = 0;
+        d->paired = false;
+        d->trust_pending = false;
+    }
     json_t *mode = json_object_get(req, "mode");
     if (mode) {
         sim_mode m;
@@ -250,6 +256,12 @@ static void cmd_set(struct sim_world *w, json_t *req, int fd)
     json_t *st = json_object();
     sim_device_json_state(w, d, st);
     sim_unlock(w);
+    if (json_is_true(paired)) {
+        sim_pairing_trust_again(w, d);
+        sim_lock(w);
+        sim_device_json_state(w, d, st);
+        sim_unlock(w);
+    }
     sim_control_reply(fd, json_pack("{s:b,s:o}", "ok", 1, "device", st));
 }
 

@@ -230,6 +230,39 @@ static int write_default_record(struct sim_world *w, struct sim_device *d, const
     return rc;
 }
 
+/* The phone trusts this host again (control "set paired=true"): the HostID of the pair
+ * record usbmuxd holds for it, or, when there is none, the simulated host's default one
+ * with a default record made on the next read. Lock not held. */
+void sim_pairing_trust_again(struct sim_world *w, struct sim_device *d)
+{
+    char path[4300];
+    if (sim_pair_record_path(w, d->udid, path, sizeof path) != 0)
+        return;
+    char *host = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        char buf[65536];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        plist_t rec = NULL;
+        if (n > 0 && n < sizeof buf)
+            sim_plist_from_bytes(buf, n, &rec);
+        host = sim_plist_get_string(rec, "HostID");
+        plist_free(rec);
+    }
+    if (!host) {
+        pthread_mutex_lock(&key_lock);
+        record_pending[d->index] = true;
+        pthread_mutex_unlock(&key_lock);
+    }
+    sim_lock(w);
+    sim_device_trust_host(w, d, host ? host : w->host_id);
+    d->paired = true;
+    sim_notify_change(w);
+    sim_unlock(w);
+    free(host);
+}
+
 /* Called by usbmux before reading a record: makes the default record on first use. */
 int sim_pairing_prepare_record(struct sim_world *w, const char *udid)
 {

@@ -134,6 +134,7 @@ int sim_pairing_init(struct sim_world *w);  /* BUID, HostID, pair records for pa
 int sim_pair_record_path(struct sim_world *w, const char *udid, char *out, size_t len);
 const char *sim_device_public_key(struct sim_world *w, struct sim_device *d); /* lock optional */
 int sim_pairing_prepare_record(struct sim_world *w, const char *udid);  /* lock not held */
+void sim_pairing_trust_again(struct sim_world *w, struct sim_device *d); /* lock not held */
 bool sim_pairing_forget_record(struct sim_world *w, const char *udid);  /* lock not held; true if a default record was pending */
 
 /* servers */

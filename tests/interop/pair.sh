@@ -26,6 +26,12 @@ grep -q "SUCCESS: Validated pairing" "$TMP/out" || fail "validate did not report
 expect_eq "ideviceinfo after pairing" "$(ideviceinfo -k DeviceName)" "Bob's iPhone"
 expect_eq "paired" "$(field devices.0.paired)" true
 
+# The person resets the phone's trust settings: this host is a stranger again.
+"$SIMCTL" --raw set paired=false > /dev/null || fail "simctl set paired=false"
+if ideviceinfo -k DeviceName > "$TMP/out" 2>&1; then fail "ideviceinfo worked after the phone forgot this host"; fi
+"$SIMCTL" --raw set paired=true > /dev/null || fail "simctl set paired=true"
+expect_eq "ideviceinfo once trusted again" "$(ideviceinfo -k DeviceName)" "Bob's iPhone"
+
 # Trust tapped by the scenario after a delay (device time; time_scale 100).
 kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
 cat > "$TMP/delayed.json" <<'JSON'
