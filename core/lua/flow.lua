@@ -52,7 +52,7 @@ function api.retry(opts, fn)
       error(e, 0)
     end
     local wait = min(backoff * 2 ^ (a - 1), cap)
-    emit("retry", { attempt = a, attempts = attempts, error = e.name, message = e.message, wait = wait })
+    emit("retry", { attempt = a, attempts = attempts, error = e.name, message = e.message, delay = wait })
     api.sleep(wait)
   end
 end

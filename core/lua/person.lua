@@ -27,13 +27,21 @@ local function countdown(phases)
     while s > 0 do
       host.sleep(1)
       s = s - 1
-      emit("countdown_tick", { phase = i, remaining = s })
+      emit("countdown_tick", { phase = i, left = s })
     end
   end
 end
 
 -- A guided button sequence (force restart, DFU, recovery) for this exact model, repeated
 -- until the device is seen in one of `targets`, or the person gives up.
+-- A "prompt" event as the engine's sinks show it: title, then line1, line2, ...
+local function prompt_fields(title, lines, extra)
+  local f = extra or {}
+  f.title = title
+  for i = 1, #lines do f["line" .. i] = tostring(lines[i]) end
+  return f
+end
+
 local function has(list, x)
   for _, v in ipairs(list) do if v == x then return true end end
   return false
@@ -62,7 +70,7 @@ local function guided(kind, targets, opts)
     local attempts = opts.attempts or 3
     for attempt = 1, attempts do
       host.journal("prompt", { question = g.title, model = g.model, attempt = attempt })
-      emit("prompt", { title = g.title, text = concat(g.lines, "\n"), model = g.model })
+      emit("prompt", prompt_fields(g.title, g.lines, { model = g.model }))
       if g.phases then
         countdown({ { text = "Get ready: fingers on the buttons", seconds = 3 } })
         countdown(g.phases)
@@ -118,8 +126,7 @@ end
 --- person.say(title, lines): show instructions without waiting.
 function person.say(title, lines)
   if type(title) ~= "string" then fault("invalid", "person.say(title, lines)") end
-  local text = type(lines) == "table" and concat(lines, "\n") or tostring(lines or "")
-  emit("prompt", { title = title, text = text })
+  emit("prompt", prompt_fields(title, type(lines) == "table" and lines or { tostring(lines or "") }))
 end
 
 api.person = person

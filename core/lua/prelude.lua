@@ -269,7 +269,7 @@ function api.step(name, fn)
   if e.step == nil then e.step = name end
   host.journal("step_failed", { step = name, n = n, next = counter, error = encode_error(e),
                                 destructive = frame.destructive })
-  emit("step_failed", { step = name, n = n, error = e.name, message = e.message })
+  emit("step_failed", { step = name, n = n, error = e.name, name = e.name, message = e.message })
   error(e, 0)
 end
 local step = api.step
