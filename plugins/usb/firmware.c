@@ -7,7 +7,7 @@
  * later), whether the device's model is one its libirecovery 1.0.0 knows (nothing after
  * the iPhone 11 generation), and whether the IPSW names the device's product type.
  *
- * Then: `idevicerestore -y [-e] -i <ECID> <IPSW>` in its own process group, stdout and
+ * Then: `idevicerestore -y [-e] -i <ECID> <IPSW>` (posix_spawn) in its own process group, stdout and
  * stderr on one pipe, read line by line (progress bars end in \r) into firmware_parse.c,
  * which gives steps (host->progress phase "firmware:<step>", unit "percent") and the
  * error class for its failures. The last lines travel in the error message and in the
@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,41 @@
 #define IOS_14_5 140500
 #define IDR_1_0_0 10000
 
+/* Start argv[0] (searched in PATH) with stdin from /dev/null and stdout+stderr into
+ * out_fd, in a process group of its own (so a stop reaches its children too), with the
+ * default SIGPIPE. posix_spawn, not fork: the host may have many threads. -1 on failure
+ * with errno set. */
+static pid_t spawn_tool(char *const argv[], int out_fd)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    pid_t pid = -1;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return -1;
+    if (posix_spawnattr_init(&at) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return -1;
+    }
+    sigset_t def;
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setsigdefault(&at, &def);
+    extern char **environ;
+    int e = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    if (e != 0) {
+        errno = e;
+        return -1;
+    }
+    return pid;
+}
+
 /* Run `path --version` and parse what it prints; 0 if it did not run. */
 static int tool_version(const char *path, char *text, size_t cap)
 {
@@ -48,19 +84,13 @@ static int tool_version(const char *path, char *text, size_t cap)
     text[0] = '\0';
     if (pipe2(fds, O_CLOEXEC) != 0)
         return 0;
-    pid_t pid = fork();
+    char *const argv[] = { (char *)path, (char *)"--version", NULL };
+    pid_t pid = spawn_tool(argv, fds[1]);
+    close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
-        close(fds[1]);
         return 0;
     }
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        execlp(path, path, "--version", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
     size_t used = 0;
     for (;;) {
         ssize_t n = read(fds[0], text + used, cap - 1 - used);
@@ -263,26 +293,14 @@ int usb_firmware_restore(void *state, revive_call *call, const revive_device_id 
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return st->host->fail(call, REVIVE_E_IO, NULL, errno, "pipe: %s", strerror(errno));
-    pid_t pid = fork();
+    pid_t pid = spawn_tool((char *const *)argv, fds[1]);
+    close(fds[1]);
     if (pid < 0) {
         int e = errno;
         close(fds[0]);
-        close(fds[1]);
-        return st->host->fail(call, REVIVE_E_IO, NULL, e, "fork: %s", strerror(e));
+        return st->host->fail(call, e == ENOENT ? REVIVE_E_NOT_FOUND : REVIVE_E_IO, "idevicerestore", e,
+                              "cannot start %s: %s", tool, strerror(e));
     }
-    if (pid == 0) {
-        setpgid(0, 0);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        signal(SIGPIPE, SIG_DFL);
-        execvp(tool, (char *const *)argv);
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    close(fds[1]);
 
     fw_parse p;
     fw_parse_init(&p);
