@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -46,6 +47,8 @@ static bool is_sqlite(const char *path)
     return ok;
 }
 
+static int after_unlock(ib_ctx *c, ib_backup *b);
+
 static int unlock(ib_ctx *c, ib_backup *b)
 {
     uint64_t kblen = 0;
@@ -59,6 +62,15 @@ static int unlock(ib_ctx *c, ib_backup *b)
     int rc = ib_keybag_parse(c, (const uint8_t *)kbd, (size_t)kblen, &b->kb);
     if (rc)
         return rc;
+    uint8_t kb_id[32], key[32];
+    unsigned idlen = 0;
+    EVP_Digest(kbd, (size_t)kblen, kb_id, &idlen, EVP_sha256(), NULL);
+    if (c->key_get && c->key_get(c->ud, kb_id, key)) {
+        rc = ib_keybag_unlock(c, &b->kb, key);
+        OPENSSL_cleanse(key, sizeof(key));
+        if (!rc)
+            return after_unlock(c, b);
+    }
     char pw[1024];
     if (!c->secret)
         return ib_fail(c, REVIVE_E_PASSWORD_NEEDED, "itunes", 0,
@@ -75,14 +87,22 @@ static int unlock(ib_ctx *c, ib_backup *b)
                              "the backup is encrypted: give its password (REVIVE_BACKUP_PASSWORD,"
                              " --password-file, or the prompt)");
     }
-    uint8_t key[32];
     rc = ib_keybag_derive(c, &b->kb, pw, key);
     OPENSSL_cleanse(pw, sizeof(pw));
     if (!rc)
         rc = ib_keybag_unlock(c, &b->kb, key);
+    if (!rc && c->key_put)
+        c->key_put(c->ud, kb_id, key);
     OPENSSL_cleanse(key, sizeof(key));
     if (rc)
         return rc;
+    return after_unlock(c, b);
+}
+
+/* With the class keys unwrapped: decrypt Manifest.db (iOS 10+) into the scratch folder. */
+static int after_unlock(ib_ctx *c, ib_backup *b)
+{
+    int rc;
     b->unlocked = true;
     if (b->format != IB_FMT_DB)
         return REVIVE_OK;

@@ -43,6 +43,10 @@ typedef struct ib_ctx {
     bool (*cancelled)(void *ud);
     /* Ask for the backup password; REVIVE_OK, PASSWORD_NEEDED or CANCELLED. */
     int (*secret)(void *ud, const char *purpose, char *buf, size_t cap);
+    /* Optional cache of derived password keys for the run, keyed by SHA-256 of the
+     * keybag: a hit skips both the prompt and the (deliberately slow) PBKDF2. */
+    bool (*key_get)(void *ud, const uint8_t id[32], uint8_t key[32]);
+    void (*key_put)(void *ud, const uint8_t id[32], const uint8_t key[32]);
     revive_error err;
     pthread_mutex_t lock;
     unsigned problems;          /* problems reported so far (verify) */

@@ -9,16 +9,28 @@
  */
 #include "itunes.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Derived password keys, kept for the life of the plugin (the run) so that verify then
+ * import of one encrypted backup asks once and runs PBKDF2 once. Keyed by SHA-256 of the
+ * keybag; never written anywhere; wiped at fini. */
+enum { KEY_CACHE = 8 };
 typedef struct pstate {
     const revive_host *host;
+    pthread_mutex_t mu;
+    struct {
+        bool used;
+        uint8_t id[32], key[32];
+    } keys[KEY_CACHE];
+    unsigned next;
 } pstate;
 
 typedef struct callctx {
     const revive_host *host;
     revive_call *call;
+    struct pstate *ps;
 } callctx;
 
 static void cb_event(void *ud, const char *type, const revive_field *f, size_t n)
@@ -48,10 +60,42 @@ static int cb_secret(void *ud, const char *purpose, char *buf, size_t cap)
     return k->host->secret(k->call, purpose, buf, cap);
 }
 
+static pstate *state_of(void *ud);
+
+static bool cb_key_get(void *ud, const uint8_t id[32], uint8_t key[32])
+{
+    pstate *ps = state_of(ud);
+    bool hit = false;
+    pthread_mutex_lock(&ps->mu);
+    for (unsigned i = 0; i < KEY_CACHE && !hit; i++)
+        if (ps->keys[i].used && !memcmp(ps->keys[i].id, id, 32)) {
+            memcpy(key, ps->keys[i].key, 32);
+            hit = true;
+        }
+    pthread_mutex_unlock(&ps->mu);
+    return hit;
+}
+
+static void cb_key_put(void *ud, const uint8_t id[32], const uint8_t key[32])
+{
+    pstate *ps = state_of(ud);
+    pthread_mutex_lock(&ps->mu);
+    unsigned i = ps->next++ % KEY_CACHE;
+    ps->keys[i].used = true;
+    memcpy(ps->keys[i].id, id, 32);
+    memcpy(ps->keys[i].key, key, 32);
+    pthread_mutex_unlock(&ps->mu);
+}
+
 static void cb_result(void *ud, const revive_field *f)
 {
     callctx *k = ud;
     k->host->result(k->call, f);
+}
+
+static pstate *state_of(void *ud)
+{
+    return ((callctx *)ud)->ps;
 }
 
 static void setup(ib_ctx *c, callctx *k, void *state, revive_call *call)
@@ -59,12 +103,15 @@ static void setup(ib_ctx *c, callctx *k, void *state, revive_call *call)
     pstate *ps = state;
     k->host = ps->host;
     k->call = call;
+    k->ps = ps;
     ib_ctx_init(c);
     c->ud = k;
     c->event = cb_event;
     c->progress = cb_progress;
     c->cancelled = cb_cancelled;
     c->secret = cb_secret;
+    c->key_get = cb_key_get;
+    c->key_put = cb_key_put;
 }
 
 static int finish(ib_ctx *c, callctx *k, int rc)
@@ -250,13 +297,17 @@ static int it_init(const revive_host *host, void **state, revive_error *err)
     if (!ps)
         return REVIVE_E_NO_MEMORY;
     ps->host = host;
+    pthread_mutex_init(&ps->mu, NULL);
     *state = ps;
     return REVIVE_OK;
 }
 
 static void it_fini(void *state)
 {
-    free(state);
+    pstate *ps = state;
+    OPENSSL_cleanse(ps->keys, sizeof(ps->keys));
+    pthread_mutex_destroy(&ps->mu);
+    free(ps);
 }
 
 static const revive_plugin descriptor = {

@@ -245,6 +245,11 @@ static void encrypted_through_secret(void **s)
     reset();
     assert_int_equal(imp->verify(state, CALL, out, NULL, 0), REVIVE_OK);
     assert_int_equal(H.secret_calls, 0); /* the import is plain */
+    /* the key derived for the import is kept for the run: no second prompt, no PBKDF2 */
+    reset();
+    assert_int_equal(imp->verify(state, CALL, enc, NULL, 0), REVIVE_OK);
+    assert_int_equal(H.secret_calls, 0);
+    assert_true(H.ok);
     free(out);
     assert_int_equal(H.wrong_call, 0);
 }
