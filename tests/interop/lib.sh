@@ -18,7 +18,7 @@ cleanup() {
         fi
         wait "$SIM_PID" 2>/dev/null
     fi
-    if grep -qE "AddressSanitizer|runtime error:" "$TMP/simdevd.err" 2>/dev/null; then
+    if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$TMP/simdevd.err" 2>/dev/null; then
         echo "FAIL: sanitizer report from simdevd:" >&2
         cat "$TMP/simdevd.err" >&2
         rc=1
