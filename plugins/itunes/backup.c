@@ -138,6 +138,43 @@ static int after_unlock(ib_ctx *c, ib_backup *b)
     return rc;
 }
 
+/* An iOS 5-9 backup keeps its manifest plain even when encrypted, so a forensic copy is
+ * told by its files: an encrypted file is stored padded to the next AES block, a
+ * decrypted one at its own size. The first file whose size is not a multiple of 16
+ * decides. */
+typedef struct plainprobe {
+    ib_backup *b;
+    int verdict; /* -1 undecided, 0 encrypted, 1 plain */
+} plainprobe;
+
+static int probe_entry(void *ud, const ib_entry *e)
+{
+    plainprobe *p = ud;
+    if (e->flags != IB_FLAG_FILE || !e->key || e->size % 16 == 0)
+        return REVIVE_OK;
+    char *path = ib_content_path(p->b, e);
+    struct stat st;
+    if (path && stat(path, &st) == 0) {
+        if ((uint64_t)st.st_size == e->size)
+            p->verdict = 1;
+        else if ((uint64_t)st.st_size == (e->size / 16 + 1) * 16)
+            p->verdict = 0;
+    }
+    free(path);
+    return p->verdict >= 0 ? REVIVE_E_CANCELLED : REVIVE_OK; /* stop at the first verdict */
+}
+
+static bool mbdb_looks_plain(ib_ctx *c, ib_backup *b)
+{
+    plainprobe p = { b, -1 };
+    ib_ctx quiet;
+    ib_ctx_init(&quiet); /* a damaged manifest is reported later, by the real reader */
+    ib_mbdb_foreach(&quiet, b->mbdb, b->mbdb_len, "Manifest.mbdb", probe_entry, &p);
+    ib_ctx_fini(&quiet);
+    (void)c;
+    return p.verdict == 1;
+}
+
 /* The backup in an unpacked archive: at its top, or under a single wrapping folder. */
 static int locate_unpacked(ib_ctx *c, const char *dir, const char *udid, char **found)
 {
@@ -253,6 +290,8 @@ int ib_open(ib_ctx *c, const char *path, const ib_open_opts *o, ib_backup *b)
     b->encrypted = ib_pl_bool(b->manifest, "IsEncrypted", false);
     if (b->encrypted && b->format == IB_FMT_DB && is_sqlite(b->db_path))
         b->forensic = true;
+    if (b->encrypted && b->format == IB_FMT_MBDB && !b->manifest_only)
+        b->forensic = mbdb_looks_plain(c, b);
     if (b->encrypted && !b->forensic && (b->format == IB_FMT_DB || o->need_keys)) {
         rc = unlock(c, b);
         if (rc == REVIVE_E_PASSWORD_NEEDED && o->allow_locked) {

@@ -271,6 +271,38 @@ static void forensic_copy(void **s)
     free(t);
 }
 
+static void mbdb_forensic_copy(void **s)
+{
+    (void)s;
+    char *t = tmpdir_new();
+    ib_gen_opts o;
+    ib_gen_opts_init(&o);
+    o.format = IB_FMT_MBDB;
+    o.password = "x";
+    o.forensic = true;
+    o.digests = false;
+    char *p = gen(t, "b", &o);
+    rec r = { 0 };
+    ib_ctx c;
+    ctx_for(&c, &r);
+    ib_backup b;
+    assert_int_equal(ib_open(&c, p, &(ib_open_opts){ .need_keys = true }, &b), REVIVE_OK);
+    assert_true(b.encrypted);
+    assert_true(b.forensic);
+    assert_int_equal(r.secret_calls, 0);
+    assert_int_equal(ib_verify(&c, &b, 2), REVIVE_OK);
+    char *x = path2(t, "x");
+    uint64_t files, bytes;
+    assert_int_equal(ib_extract(&c, &b, NULL, NULL, x, &files, &bytes), REVIVE_OK);
+    check_extracted(x);
+    ib_close(&b);
+    ib_ctx_fini(&c);
+    ib_rmtree(t);
+    free(x);
+    free(p);
+    free(t);
+}
+
 static void mbdb_plain_and_encrypted(void **s)
 {
     (void)s;
@@ -593,6 +625,7 @@ int main(void)
         cmocka_unit_test(ios10_encrypted_pre_10_2_keybag),
         cmocka_unit_test(forensic_copy),
         cmocka_unit_test(mbdb_plain_and_encrypted),
+        cmocka_unit_test(mbdb_forensic_copy),
         cmocka_unit_test(archives),
         cmocka_unit_test(archive_verify_streams),
         cmocka_unit_test(udid_parent_and_snapshots),
