@@ -636,6 +636,7 @@ static int handle_request(struct sim_world *w, struct handle *h, plist_t req, co
         } else if (dfu) {
             int r = dfu_control(w, d, p, rt, rq, (const unsigned char *)data, (size_t)dlen, want, out, &err);
             result = (uint64_t)(r < 0 ? 0 : r);
+            upload = !err && rt == 0x21 && rq == 1 && dlen > 0;
         } else if (rt == 0x40 && rq == 0) {           /* an iBoot command */
             char line[257];
             size_t n = dlen < sizeof line - 1 ? (size_t)dlen : sizeof line - 1;
@@ -679,7 +680,7 @@ static int handle_request(struct sim_world *w, struct handle *h, plist_t req, co
     } else {
         err = E_NOT_SUPPORTED;
     }
-    uint64_t uploaded = p ? p->upload_bytes : 0;
+    uint64_t uploaded = p ? (dfu ? p->dfu_bytes : p->upload_bytes) : 0;
     sim_unlock(w);
     free(data);
 
@@ -687,7 +688,12 @@ static int handle_request(struct sim_world *w, struct handle *h, plist_t req, co
     if (upload) {
         sim_throttle(w, d, dlen);
         if (sim_fault_hit(w, d, "upload", uploaded, 0)) {
-            /* The cable or the power went: the host sees the device vanish mid-transfer. */
+            /* The cable or the power went: the host sees the device vanish mid-transfer,
+             * and the phone forgets the half image (it re-enumerates when it is back). */
+            sim_lock(w);
+            sim_iboot_reset(d);
+            sim_iboot_reenumerate(w, d);
+            sim_unlock(w);
             plist_free(out);
             return -1;
         }

@@ -35,4 +35,21 @@ irec -c go || fail "irecovery -c go"
 log_has 0 'iboot: go (jumps to the 70000-byte image' || fail "go did not jump to the uploaded image"
 irec -c go || fail "irecovery -c go (again)"
 log_has 0 'iboot: go refused: no image uploaded' || fail "a second go found an image"
+
+# An unplug in the middle of a DFU upload (scenario fault on op "upload"): the image never
+# boots, the phone is back in DFU after the replug, and a second upload works.
+stop_sim
+cat > "$TMP/cut.json" <<'JSON'
+{ "name": "t-dfu-cut", "time_scale": 100,
+  "devices": [ { "product_type": "iPhone12,1", "ecid": "0x1A2B3C4D5E76", "mode": "dfu" } ],
+  "faults": [ { "device": 0, "kind": "unplug", "op": "upload", "at_bytes": 3000, "back_after": 5 } ] }
+JSON
+start_sim "$TMP/cut.json"
+irec -f "$TMP/ibss" > "$TMP/f3" 2>&1 || true
+log_has 0 'fault unplug (upload at 4096/0)' || fail "the unplug did not fire in the upload"
+poll devices.0.plugged true
+expect_eq "mode after the cut upload" "$(field devices.0.mode)" dfu
+log_has 0 'CRC ok' && fail "a cut upload was accepted"
+irec -f "$TMP/ibss" > "$TMP/f4" 2>&1 || fail "irecovery -f after the replug: $(cat "$TMP/f4")"
+wait_mode 0 recovery
 echo "ok"
