@@ -101,7 +101,10 @@ for s, word, e in gmatch(code, "()([%a_][%w_]*)()") do
   local glued = s > 1 and find(sub(code, s - 1, s - 1), "[%w_]")
   local field = (sub(before, -1) == "." and sub(before, -2, -2) ~= ".") or
                 (sub(before, -1) == ":" and sub(before, -2, -2) ~= ":")
-  if not glued and not field and not KEYWORDS[word] and prev_word ~= "goto" then
+  local label = sub(before, -2) == "::"                                  -- ::name::
+  local attribute = sub(before, -1) == "<" and match(code, "^%s*>", e) -- local x <const>
+  if not glued and not field and not label and not attribute and not KEYWORDS[word]
+     and prev_word ~= "goto" then
     local after = match(code, "^%s*(.?.?)", e)
     local assigns = sub(after, 1, 1) == "=" and sub(after, 2, 2) ~= "="
     local defines = prev_word == "function" and match(sub(code, s > 16 and s - 16 or 1, s - 1), "function%s+$")

@@ -98,6 +98,11 @@ static void test_mistakes_are_found(void **s)
     if (check(path) != REVIVE_OK)
         fail_msg("a correct playbook was reported:\n%s", report);
     unlink(path);
+    /* goto and labels, <const>, methods, long brackets, escapes, hex and exponents. */
+    const char *src = getenv("REVIVE_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/tests/lua/data/gnarly.lua", src ? src : ".");
+    if (check(path) != REVIVE_OK)
+        fail_msg("a correct playbook was reported:\n%s", report);
 }
 
 int main(void)
