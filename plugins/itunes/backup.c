@@ -363,3 +363,15 @@ uint64_t ib_stored_size(const ib_backup *b, const ib_entry *e)
         return e->size;
     return (e->size / 16 + 1) * 16;
 }
+
+bool ib_stored_size_ok2(bool encrypted, uint64_t size, uint64_t stored)
+{
+    if (!encrypted)
+        return stored == size;
+    return stored == (size / 16 + 1) * 16 || (size % 16 == 0 && stored == size);
+}
+
+bool ib_stored_size_ok(const ib_backup *b, const ib_entry *e, uint64_t stored)
+{
+    return ib_stored_size_ok2(ib_entry_encrypted(b, e), e->size, stored);
+}

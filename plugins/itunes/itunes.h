@@ -238,6 +238,11 @@ int ib_foreach(ib_ctx *c, ib_backup *b, ib_entry_fn fn, ib_bad_fn bad, void *ud)
 char *ib_content_path(const ib_backup *b, const ib_entry *e);
 /* Size the stored bytes must have (padded for encrypted content). */
 uint64_t ib_stored_size(const ib_backup *b, const ib_entry *e);
+/* Whether `stored` bytes on disk are acceptable for e: exactly Size for plain content;
+ * for encrypted content the padded size, or Size itself when that is already whole
+ * blocks (some real backups store those without the extra padding block). */
+bool ib_stored_size_ok(const ib_backup *b, const ib_entry *e, uint64_t stored);
+bool ib_stored_size_ok2(bool encrypted, uint64_t size, uint64_t stored);
 bool ib_entry_encrypted(const ib_backup *b, const ib_entry *e);
 
 /* ------------------------------------------------------- the operations ------ */

@@ -26,6 +26,8 @@ typedef struct job {
     char *content;          /* stored file */
     char *label;            /* domain/path, for messages */
     uint64_t want_size;
+    uint64_t plain_size;    /* the manifest's Size */
+    bool encrypted;
     uint8_t digest[32];
     size_t digest_len;
 } job;
@@ -63,7 +65,7 @@ static void check_file(vstate *v, job *j, uint8_t *buf, EVP_MD_CTX *md)
         close(fd);
         return;
     }
-    if ((uint64_t)st.st_size != j->want_size) {
+    if (!ib_stored_size_ok2(j->encrypted, j->plain_size, (uint64_t)st.st_size)) {
         ib_problem(c, j->label, "size",
                    "%s is %lld bytes, the manifest records %llu", j->content,
                    (long long)st.st_size, (unsigned long long)j->want_size);
@@ -209,6 +211,8 @@ static int on_entry(void *ud, const ib_entry *e)
     j->label = label;
     j->content = ib_content_path(v->b, e);
     j->want_size = ib_stored_size(v->b, e);
+    j->plain_size = e->size;
+    j->encrypted = ib_entry_encrypted(v->b, e);
     memcpy(j->digest, e->digest, e->digest_len);
     j->digest_len = e->digest_len;
     if ((v->files & 1023) == 0) {

@@ -24,7 +24,9 @@ typedef struct want {
     bool used, seen;
     uint8_t digest_len;
     uint8_t digest[32];
-    uint64_t size;
+    uint64_t size;          /* stored size expected */
+    uint64_t plain_size;    /* the manifest's Size */
+    bool encrypted;
     char *label;
 } want;
 
@@ -111,6 +113,8 @@ static int on_entry(void *ud, const ib_entry *e)
     w->used = true;
     memcpy(w->id, id, 20);
     w->size = ib_stored_size(t->b, e);
+    w->plain_size = e->size;
+    w->encrypted = ib_entry_encrypted(t->b, e);
     w->digest_len = (uint8_t)e->digest_len;
     memcpy(w->digest, e->digest, e->digest_len);
     w->label = label;
@@ -209,7 +213,7 @@ int ib_verify_archive(ib_ctx *c, ib_backup *b, const ib_limits *lim_in)
         }
         if (rc)
             break;
-        if (got != w->size) {
+        if (!ib_stored_size_ok2(w->encrypted, w->plain_size, got)) {
             ib_problem(c, w->label, "size", "%s: the member is %llu bytes, the manifest records "
                        "%llu", b->archive, (unsigned long long)got,
                        (unsigned long long)w->size);

@@ -197,6 +197,15 @@ static void decrypt_padding_rules(void **s)
     in = fmemopen(cipher, clen, "rb");
     assert_int_equal(ib_decrypt_stream(&c, key, in, "t", NULL, 100, NULL), REVIVE_E_CORRUPT);
     fclose(in);
+    /* what verify accepts as the stored size */
+    assert_true(ib_stored_size_ok2(false, 40, 40));
+    assert_false(ib_stored_size_ok2(false, 40, 48));
+    assert_true(ib_stored_size_ok2(true, 40, 48));
+    assert_false(ib_stored_size_ok2(true, 40, 40));
+    assert_true(ib_stored_size_ok2(true, 32, 48));
+    assert_true(ib_stored_size_ok2(true, 32, 32)); /* whole blocks stored without padding */
+    assert_false(ib_stored_size_ok2(true, 32, 64));
+    assert_true(ib_stored_size_ok2(true, 0, 16));
     /* not whole blocks */
     in = fmemopen(cipher, clen - 3, "rb");
     assert_int_equal(ib_decrypt_stream(&c, key, in, "t", NULL, 20, NULL), REVIVE_E_CORRUPT);
