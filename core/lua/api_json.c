@@ -1,9 +1,11 @@
-/* Lua values <-> JSON, for journal records (step results, errors, parameters). */
+/* Lua values <-> JSON, for journal records (step results, errors, parameters). Strings
+ * that are not UTF-8 travel as {"__bytes": "<hex>"} and come back as the same bytes. */
 #include "api.h"
 
 #include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define RVL_JSON_DEPTH 32
 
@@ -79,8 +81,18 @@ static json_t *conv(lua_State *L, int idx, int depth, char *why, size_t cap)
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
         json_t *j = json_stringn(s, len);
-        if (!j)
-            snprintf(why, cap, "a string that is not UTF-8");
+        if (j)
+            return j;
+        /* Not UTF-8 (bytes from a device, say): kept as {"__bytes": "<hex>"}. */
+        char *hex = malloc(2 * len + 1);
+        if (!hex) {
+            snprintf(why, cap, "no memory");
+            return NULL;
+        }
+        for (size_t i = 0; i < len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", (unsigned char)s[i]);
+        j = json_pack("{s:s}", "__bytes", hex);
+        free(hex);
         return j;
     }
     case LUA_TTABLE:
@@ -105,6 +117,20 @@ void rvl_push_json(lua_State *L, const json_t *j)
     case JSON_OBJECT: {
         const char *k;
         json_t *v;
+        json_t *bytes = json_object_get(j, "__bytes");
+        if (json_object_size(j) == 1 && json_is_string(bytes) && json_string_length(bytes) % 2 == 0) {
+            luaL_Buffer b;
+            const char *hex = json_string_value(bytes);
+            luaL_buffinit(L, &b);
+            for (size_t i = 0; hex[i] && hex[i + 1]; i += 2) {
+                unsigned v8;
+                if (sscanf(hex + i, "%2x", &v8) != 1)
+                    break;
+                luaL_addchar(&b, (char)v8);
+            }
+            luaL_pushresult(&b);
+            break;
+        }
         lua_createtable(L, 0, (int)json_object_size(j));
         json_object_foreach((json_t *)j, k, v) {
             rvl_push_json(L, v);

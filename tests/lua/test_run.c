@@ -147,11 +147,12 @@ static void test_fixed_outcome_and_journal(void **s)
 static const char *CRASHY =
     HEADER "policy = { erase = true },\n"
     "run = function(p)\n"
-    "  local x = step('compute', function() return {n = 6 * 7, s = 'kept'} end)\n"
+    "  local x = step('compute', function() return {n = 6 * 7, s = 'kept', raw = '\\255\\0\\254'} end)\n"
     "  step('reboot', function() return device.reboot() end)\n"
     "  local r, e = step('erase', function() return device.restore_firmware{erase = true, firmware = 'x.ipsw'} end)\n"
     "  assert(r, e)\n"
     "  step('after', function() return device.shutdown() end)\n"
+    "  assert(x.raw == '\\255\\0\\254', 'bytes that are not UTF-8 come back as they were')\n"
     "  return outcome.fixed(x.s .. ' ' .. x.n)\n"
     "end }\n";
 
