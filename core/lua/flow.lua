@@ -19,11 +19,13 @@ local check_cable = api.person.check_cable
 local FATAL = { playbook = true, unsafe = true, limit = true, cancelled = true, policy = true,
                 invalid = true, no_memory = true }
 
---- retry({attempts = 3, backoff = 2, max_backoff = 60, retry_on = {names}}, fn) -> fn's results.
+--- retry({attempts = 3, backoff = 2, max_backoff = 60, retry_on = {names}}, fn) -> fn's results
+--- (or retry{ attempts = 3, ..., fn } with fn as the table's first item).
 --- fn(attempt) returns results, or nil, err; or raises. It runs again while the error is
 --- worth retrying (its name is in retry_on, or, without retry_on, err.retry is true).
 function api.retry(opts, fn)
-  if type(opts) ~= "table" or type(fn) ~= "function" then fault("invalid", "retry(options, fn)") end
+  if fn == nil and type(opts) == "table" then fn = opts[1] end -- retry{ attempts = 3, function() ... end }
+  if type(opts) ~= "table" or type(fn) ~= "function" then fault("invalid", "retry(options, fn) or retry{ options..., fn }") end
   local attempts, backoff = opts.attempts or 3, opts.backoff or 2
   local cap = opts.max_backoff or 60
   if mtype(attempts) ~= "integer" or attempts < 1 or type(backoff) ~= "number" or backoff < 0 then
