@@ -574,118 +574,138 @@ static int data_of(plist_t req, char **buf, uint64_t *len)
     return 0;
 }
 
-/* One request on an open handle. Returns -1 to hang up. */
-static int handle_request(struct sim_world *w, struct handle *h, plist_t req, const char *name)
-{
-    uint64_t v = 0, idx = 0;
-    plist_t out = plist_new_dict();
-    int err = 0;
-    uint64_t result = 0;
-    char *data = NULL;
-    uint64_t dlen = 0;
-    if (data_of(req, &data, &dlen) != 0) {
-        plist_free(out);
-        answer(h->fd, E_INVALID_PARAM, 0, NULL);
-        return -1;
-    }
-    bool upload = false;
-    struct sim_device *d = NULL;
+/* One request on a handle being answered: what came in and what goes back. */
+struct xfer {
+    plist_t req;
+    const char *data;            /* the request's Data (NULL if none) */
+    uint64_t dlen;
+    plist_t out;                 /* the answer's extra keys */
+    int err;                     /* libusb error, negated; 0 if none */
+    uint64_t result;
+    bool upload;                 /* image bytes arrived: report progress to the fault injector */
+};
 
-    sim_lock(w);
-    d = handle_device(w, h);
-    struct phone *p = d ? phone_of(d) : NULL;
-    bool dfu = d && d->mode == SIM_MODE_DFU;
-    if (!d || !p) {
-        err = E_NO_DEVICE;
-    } else if (!strcmp(name, "String")) {
-        dict_uint(req, "Index", &idx);
-        char s[256];
-        s[0] = '\0';
+/* Lock held. The standard USB requests: descriptors, configuration, interfaces, reset.
+ * Returns false if name is none of them. */
+static bool standard_request(struct sim_world *w, struct sim_device *d, struct phone *p, const char *name,
+                             struct xfer *x)
+{
+    bool dfu = d->mode == SIM_MODE_DFU;
+    uint64_t v = 0, idx = 0;
+    dict_uint(x->req, "Value", &v);
+    if (!strcmp(name, "String")) {
+        dict_uint(x->req, "Index", &idx);
+        char s[256] = "";
         switch (idx) {
         case 1: nonce_string(d, s, sizeof s); break;
         case 2: snprintf(s, sizeof s, "Apple Inc."); break;
         case 3: snprintf(s, sizeof s, "Apple Mobile Device (%s Mode)", dfu ? "DFU" : "Recovery"); break;
         case 4: sim_iboot_serial(d, s, sizeof s); break;
-        default: err = E_PIPE;
+        default: x->err = E_PIPE; return true;
         }
-        if (!err) {
-            plist_dict_set_item(out, "String", plist_new_string(s));
-            result = strlen(s);
-        }
+        plist_dict_set_item(x->out, "String", plist_new_string(s));
+        x->result = strlen(s);
     } else if (!strcmp(name, "SetConfiguration")) {
-        dict_uint(req, "Value", &v);
-        err = v == 1 ? 0 : E_NOT_FOUND;
+        x->err = v == 1 ? 0 : E_NOT_FOUND;
     } else if (!strcmp(name, "ClaimInterface") || !strcmp(name, "ReleaseInterface")) {
-        dict_uint(req, "Value", &v);
-        err = v == 0 || (v == 1 && !dfu) ? 0 : E_NOT_FOUND;
+        x->err = v == 0 || (v == 1 && !dfu) ? 0 : E_NOT_FOUND;
     } else if (!strcmp(name, "SetAltSetting")) {
-        dict_uint(req, "Interface", &idx);
-        dict_uint(req, "Value", &v);
-        err = (idx == 0 && v == 0) || (idx == 1 && v <= 1 && !dfu) ? 0 : E_NOT_FOUND;
+        dict_uint(x->req, "Interface", &idx);
+        x->err = (idx == 0 && v == 0) || (idx == 1 && v <= 1 && !dfu) ? 0 : E_NOT_FOUND;
     } else if (!strcmp(name, "ClearHalt")) {
-        err = 0;
+        x->err = 0;
     } else if (!strcmp(name, "Reset")) {
-        err = usb_reset(w, d, p) ? E_NOT_FOUND : 0;
-    } else if (!strcmp(name, "Control")) {
-        uint64_t rt = 0, rq = 0, want = 0;
-        dict_uint(req, "RequestType", &rt);
-        dict_uint(req, "BRequest", &rq);
-        dict_uint(req, "Length", &want);
-        if (want > 0xFFFF || dlen > 0xFFFF) {
-            err = E_INVALID_PARAM;
-        } else if (dfu) {
-            int r = dfu_control(w, d, p, rt, rq, (const unsigned char *)data, (size_t)dlen, want, out, &err);
-            result = (uint64_t)(r < 0 ? 0 : r);
-            upload = !err && rt == 0x21 && rq == 1 && dlen > 0;
-        } else if (rt == 0x40 && rq == 0) {           /* an iBoot command */
-            char line[257];
-            size_t n = dlen < sizeof line - 1 ? (size_t)dlen : sizeof line - 1;
-            memcpy(line, data ? data : "", n);
-            line[n] = '\0';
-            iboot_command(w, d, p, h, line);
-            result = dlen;
-        } else if (rt == 0xC0 && rq == 0) {           /* the answer to the last command */
-            size_t n = h->reply_len < want ? h->reply_len : (size_t)want;
-            plist_dict_set_item(out, "Data", plist_new_data(h->reply, n));
-            result = n;
-        } else if (rt == 0x41 && rq == 0) {           /* start of an upload */
-            p->upload_open = true;
-            p->upload_bytes = 0;
-            p->image_bytes = 0;
-        } else {
-            err = E_PIPE;
-        }
-    } else if (!strcmp(name, "Bulk")) {
-        uint64_t ep = 0, want = 0;
-        dict_uint(req, "Endpoint", &ep);
-        dict_uint(req, "Length", &want);
-        if (dfu) {
-            err = E_PIPE;
-        } else if (ep == 0x04) {
-            if (!p->upload_open) {
-                err = E_PIPE;
-            } else if (p->upload_bytes + dlen > 256u * 1024u * 1024u) {
-                err = E_PIPE;                     /* larger than any image iBoot loads */
-            } else {
-                p->upload_bytes += dlen;
-                p->image_bytes = p->upload_bytes;
-                plist_dict_set_item(out, "Transferred", plist_new_uint(dlen));
-                upload = dlen > 0;
-            }
-        } else if (ep == 0x81) {
-            plist_dict_set_item(out, "Data", plist_new_data("", 0));   /* the console is quiet */
-        } else {
-            err = E_PIPE;
-        }
+        x->err = usb_reset(w, d, p) ? E_NOT_FOUND : 0;
     } else {
-        err = E_NOT_SUPPORTED;
+        return false;
     }
-    uint64_t uploaded = p ? (dfu ? p->dfu_bytes : p->upload_bytes) : 0;
+    return true;
+}
+
+/* Lock held. A control transfer: the DFU class requests in DFU mode, iBoot's in recovery. */
+static void control_request(struct sim_world *w, struct sim_device *d, struct phone *p, struct handle *h,
+                            struct xfer *x)
+{
+    uint64_t rt = 0, rq = 0, want = 0;
+    dict_uint(x->req, "RequestType", &rt);
+    dict_uint(x->req, "BRequest", &rq);
+    dict_uint(x->req, "Length", &want);
+    if (want > 0xFFFF || x->dlen > 0xFFFF) {
+        x->err = E_INVALID_PARAM;
+    } else if (d->mode == SIM_MODE_DFU) {
+        int r = dfu_control(w, d, p, rt, rq, (const unsigned char *)x->data, (size_t)x->dlen, want, x->out, &x->err);
+        x->result = (uint64_t)(r < 0 ? 0 : r);
+        x->upload = !x->err && rt == 0x21 && rq == 1 && x->dlen > 0;
+    } else if (rt == 0x40 && rq == 0) {           /* an iBoot command */
+        char line[257];
+        size_t n = x->dlen < sizeof line - 1 ? (size_t)x->dlen : sizeof line - 1;
+        memcpy(line, x->data ? x->data : "", n);
+        line[n] = '\0';
+        iboot_command(w, d, p, h, line);
+        x->result = x->dlen;
+    } else if (rt == 0xC0 && rq == 0) {           /* the answer to the last command */
+        size_t n = h->reply_len < want ? h->reply_len : (size_t)want;
+        plist_dict_set_item(x->out, "Data", plist_new_data(h->reply, n));
+        x->result = n;
+    } else if (rt == 0x41 && rq == 0) {           /* start of an upload */
+        p->upload_open = true;
+        p->upload_bytes = 0;
+        p->image_bytes = 0;
+    } else {
+        x->err = E_PIPE;
+    }
+}
+
+/* Lock held. A bulk transfer: uploads on 0x04 and iBoot's console on 0x81, in recovery. */
+static void bulk_request(struct sim_device *d, struct phone *p, struct xfer *x)
+{
+    uint64_t ep = 0;
+    dict_uint(x->req, "Endpoint", &ep);
+    if (d->mode == SIM_MODE_DFU) {
+        x->err = E_PIPE;
+    } else if (ep == 0x04) {
+        if (!p->upload_open || p->upload_bytes + x->dlen > 256u * 1024u * 1024u) {
+            x->err = E_PIPE;                      /* no upload started, or larger than any image */
+        } else {
+            p->upload_bytes += x->dlen;
+            p->image_bytes = p->upload_bytes;
+            plist_dict_set_item(x->out, "Transferred", plist_new_uint(x->dlen));
+            x->upload = x->dlen > 0;
+        }
+    } else if (ep == 0x81) {
+        plist_dict_set_item(x->out, "Data", plist_new_data("", 0));   /* the console is quiet */
+    } else {
+        x->err = E_PIPE;
+    }
+}
+
+/* One request on an open handle. Returns -1 to hang up. */
+static int handle_request(struct sim_world *w, struct handle *h, plist_t req, const char *name)
+{
+    char *data = NULL;
+    uint64_t dlen = 0;
+    if (data_of(req, &data, &dlen) != 0) {
+        answer(h->fd, E_INVALID_PARAM, 0, NULL);
+        return -1;
+    }
+    struct xfer x = { .req = req, .data = data, .dlen = dlen, .out = plist_new_dict() };
+    sim_lock(w);
+    struct sim_device *d = handle_device(w, h);
+    struct phone *p = d ? phone_of(d) : NULL;
+    if (!d || !p)
+        x.err = E_NO_DEVICE;
+    else if (!strcmp(name, "Control"))
+        control_request(w, d, p, h, &x);
+    else if (!strcmp(name, "Bulk"))
+        bulk_request(d, p, &x);
+    else if (!standard_request(w, d, p, name, &x))
+        x.err = E_NOT_SUPPORTED;
+    uint64_t uploaded = p ? (d->mode == SIM_MODE_DFU ? p->dfu_bytes : p->upload_bytes) : 0;
     sim_unlock(w);
     free(data);
 
     /* Faults and throttling happen outside the lock, as for every long transfer. */
-    if (upload) {
+    if (x.upload) {
         sim_throttle(w, d, dlen);
         if (sim_fault_hit(w, d, "upload", uploaded, 0)) {
             /* The cable or the power went: the host sees the device vanish mid-transfer,
@@ -694,11 +714,11 @@ static int handle_request(struct sim_world *w, struct handle *h, plist_t req, co
             sim_iboot_reset(d);
             sim_iboot_reenumerate(w, d);
             sim_unlock(w);
-            plist_free(out);
+            plist_free(x.out);
             return -1;
         }
     }
-    return answer(h->fd, err, result, out);
+    return answer(h->fd, x.err, x.result, x.out);
 }
 
 /* The first request decides what the connection is. */
