@@ -75,33 +75,15 @@ static bool link_stays_inside(const char *rel, const char *target)
     return true;
 }
 
-int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void *sha1_md,
-                    uint8_t *work)
+int ib_copy_stream(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *in, const char *src,
+                   int64_t stored, FILE *out, void *sha1_md, uint8_t *work)
 {
-    char *src = ib_content_path(b, e);
-    if (!src)
-        return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
-    FILE *in = fopen(src, "rb");
     int rc = REVIVE_OK;
-    if (!in) {
-        rc = ib_fail(c, errno == ENOENT ? REVIVE_E_NOT_FOUND : REVIVE_E_IO, "os", errno,
-                     "%s/%s: its content %s cannot be opened: %s", e->domain, e->path, src,
-                     strerror(errno));
-        free(src);
-        return rc;
-    }
-    struct stat st;
-    fstat(fileno(in), &st);
     uint64_t want = ib_stored_size(b, e);
-    if (!work && !b->work && !(b->work = malloc(IB_DECRYPT_WORK))) {
-        fclose(in);
-        free(src);
+    if (!work && !b->work && !(b->work = malloc(IB_DECRYPT_WORK)))
         return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
-    }
     if (!work)
         work = b->work;
-    /* big stdio buffer: content is streamed in IB_CHUNK pieces anyway */
-    setvbuf(in, NULL, _IONBF, 0);
     if (ib_entry_encrypted(b, e)) {
         uint8_t key[32];
         if (!b->unlocked)
@@ -109,36 +91,71 @@ int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void 
                          "the backup is encrypted; its password is needed");
         else
             rc = ib_keybag_file_key(c, &b->kb, e->key_class, e->key, e->key_len, key);
-        if (!rc && (uint64_t)st.st_size < e->size)
+        if (!rc && stored >= 0 && (uint64_t)stored < e->size)
             rc = ib_fail(c, REVIVE_E_CORRUPT, "itunes", 0,
                          "%s/%s: %s is %lld bytes, less than the %llu the manifest records",
-                         e->domain, e->path, src, (long long)st.st_size,
+                         e->domain, e->path, src, (long long)stored,
                          (unsigned long long)e->size);
         if (!rc)
             rc = ib_decrypt_stream_buf(c, key, in, src, out, e->size, sha1_md, work);
         OPENSSL_cleanse(key, sizeof(key));
-    } else if ((uint64_t)st.st_size != want) {
-        rc = ib_fail(c, REVIVE_E_CORRUPT, "itunes", 0,
-                     "%s/%s: %s is %lld bytes, the manifest records %llu (the size lies or "
-                     "the file is a stand-in)", e->domain, e->path, src,
-                     (long long)st.st_size, (unsigned long long)want);
-    } else {
-        uint8_t *buf = work;
-        uint64_t left = want;
-        while (!rc && buf && left) {
-            size_t r = fread(buf, 1, left < (1u << 20) ? (size_t)left : (1u << 20), in);
-            if (r == 0) {
-                rc = ib_fail(c, REVIVE_E_CORRUPT, "itunes", 0, "%s shrank while reading", src);
-                break;
-            }
-            if (sha1_md)
-                EVP_DigestUpdate(sha1_md, buf, r);
-            if (fwrite(buf, 1, r, out) != r)
-                rc = ib_fail(c, errno == ENOSPC ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "os",
-                             errno, "cannot write: %s", strerror(errno));
-            left -= r;
+        return rc;
+    }
+    if (stored >= 0 && (uint64_t)stored != want)
+        return ib_fail(c, REVIVE_E_CORRUPT, "itunes", 0,
+                       "%s/%s: %s is %lld bytes, the manifest records %llu (the size lies or "
+                       "the file is a stand-in)", e->domain, e->path, src, (long long)stored,
+                       (unsigned long long)want);
+    /* read to the end even when the size is known: a source that grows or lies is caught */
+    uint64_t got = 0;
+    for (;;) {
+        size_t r = fread(work, 1, IB_CHUNK, in);
+        if (r == 0) {
+            if (ferror(in))
+                rc = ib_fail(c, REVIVE_E_IO, "os", errno, "cannot read %s", src);
+            break;
+        }
+        got += r;
+        if (got > want) {
+            rc = ib_fail(c, REVIVE_E_CORRUPT, "itunes", 0,
+                         "%s/%s: %s holds more than the %llu bytes the manifest records",
+                         e->domain, e->path, src, (unsigned long long)want);
+            break;
+        }
+        if (sha1_md)
+            EVP_DigestUpdate(sha1_md, work, r);
+        if (out && fwrite(work, 1, r, out) != r) {
+            rc = ib_fail(c, errno == ENOSPC ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "os",
+                         errno, "cannot write: %s", strerror(errno));
+            break;
         }
     }
+    if (!rc && got != want)
+        rc = ib_fail(c, REVIVE_E_CORRUPT, "itunes", 0,
+                     "%s/%s: %s holds %llu bytes, the manifest records %llu (the size lies or "
+                     "the file is truncated)", e->domain, e->path, src,
+                     (unsigned long long)got, (unsigned long long)want);
+    return rc;
+}
+
+int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void *sha1_md,
+                    uint8_t *work)
+{
+    char *src = ib_content_path(b, e);
+    if (!src)
+        return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    FILE *in = fopen(src, "rb");
+    if (!in) {
+        int rc = ib_fail(c, errno == ENOENT ? REVIVE_E_NOT_FOUND : REVIVE_E_IO, "os", errno,
+                         "%s/%s: its content %s cannot be opened: %s", e->domain, e->path,
+                         src, strerror(errno));
+        free(src);
+        return rc;
+    }
+    struct stat st;
+    int64_t stored = fstat(fileno(in), &st) == 0 ? (int64_t)st.st_size : -1;
+    setvbuf(in, NULL, _IONBF, 0); /* content moves in IB_CHUNK pieces anyway */
+    int rc = ib_copy_stream(c, b, e, in, src, stored, out, sha1_md, work);
     fclose(in);
     free(src);
     return rc;

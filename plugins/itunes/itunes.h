@@ -278,6 +278,10 @@ int ib_import(ib_ctx *c, ib_backup *b, const char *out_dir, uint64_t *files, uin
  * stored size against the manifest; also fed to sha1_md (EVP_MD_CTX *) if not NULL. */
 int ib_copy_content(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *out, void *sha1_md,
                     uint8_t *work /* IB_DECRYPT_WORK bytes, or NULL: b->work */);
+/* The same from an open stream of the stored bytes (`stored` their length, -1 unknown);
+ * src names the source in messages. */
+int ib_copy_stream(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *in, const char *src,
+                   int64_t stored, FILE *out, void *sha1_md, uint8_t *work);
 /* Does this domain/path stay inside a folder? REVIVE_OK or UNSAFE with a message. */
 int ib_check_entry_path(ib_ctx *c, const ib_entry *e);
 
