@@ -389,9 +389,9 @@ void rvl_push_host(lua_State *L, struct rvl_run *run)
     set_bool(L, "check", run->ops == NULL);
     lua_newtable(L);
     for (const char *const *p = cfg->params; p && *p; p++) {
-        const char *eq = strchr(*p, '=');
+        const char *eq = strchr(*p, '='); /* rv_run checked the form */
         if (!eq)
-            rvl_raise(L, REVIVE_E_INVALID, "parameter '%s' is not name=value", *p);
+            continue;
         lua_pushlstring(L, *p, (size_t)(eq - *p));
         lua_pushstring(L, eq + 1);
         lua_rawset(L, -3);

@@ -44,13 +44,33 @@ static bool ops_complete(const struct rv_engine_ops *ops)
 
 /* Loads prelude.lua and installs the API it returns into the playbook environment; leaves
  * the runner table on the stack. */
+/* [-1, +1] the host table for the run (light userdata), built under a pcall */
+static int l_push_host(lua_State *L)
+{
+    rvl_push_host(L, lua_touserdata(L, 1));
+    return 1;
+}
+
+/* [-1, +0] every field of the api table becomes a global of the playbook environment */
+static int l_install_globals(lua_State *L)
+{
+    rvl_sandbox *sb = rvl_sandbox_of(L);
+    lua_pushnil(L);
+    while (lua_next(L, 1))
+        rvl_sandbox_set_global(sb, lua_tostring(L, -2)); /* pops the value, keeps the key */
+    return 0;
+}
+
 int rvl_install_api(rvl_sandbox *sb, struct rvl_run *run, revive_error *err)
 {
     lua_State *L = rvl_sandbox_state(sb);
     int rc = rvl_sandbox_load(sb, rvl_lua_prelude, rvl_lua_prelude_len, "=prelude", 0, err);
     if (rc)
         return rc;
-    rvl_push_host(L, run);
+    lua_pushcfunction(L, l_push_host);
+    lua_pushlightuserdata(L, run);
+    if ((rc = rvl_sandbox_pcall(sb, 1, 1, err)) != REVIVE_OK)
+        return rc;
     lua_createtable(L, 0, (int)(sizeof parts / sizeof parts[0]));
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         char chunk[32];
@@ -62,10 +82,10 @@ int rvl_install_api(rvl_sandbox *sb, struct rvl_run *run, revive_error *err)
     if ((rc = rvl_sandbox_pcall(sb, 2, 2, err)) != REVIVE_OK)
         return rc;
     /* [api, runner] */
-    lua_pushnil(L);
-    while (lua_next(L, -3)) {
-        rvl_sandbox_set_global(sb, lua_tostring(L, -2)); /* pops the value, keeps the key */
-    }
+    lua_pushcfunction(L, l_install_globals);
+    lua_pushvalue(L, -3);
+    if ((rc = rvl_sandbox_pcall(sb, 1, 0, err)) != REVIVE_OK)
+        return rc;
     lua_remove(L, -2);
     return REVIVE_OK;
 }
@@ -92,6 +112,9 @@ int rv_run(const struct rv_run_config *cfg, const struct rv_engine_ops *ops, voi
         return rvl_fail(err, REVIVE_E_INVALID, "runtime", "rv_run: the engine's ops table is incomplete");
     if (cfg->resume && !cfg->run_id)
         return rvl_fail(err, REVIVE_E_INVALID, "runtime", "resume: which run? (see `revive runs`)");
+    for (const char *const *p = cfg->params; p && *p; p++)
+        if (!strchr(*p, '='))
+            return rvl_fail(err, REVIVE_E_INVALID, "runtime", "parameter '%s' is not name=value", *p);
 
     struct rvl_run run = {.cfg = cfg, .ops = ops, .ctx = ctx};
     int rc = rv_journal_sha256_file(cfg->playbook, run.sha256, err);

@@ -458,6 +458,8 @@ static void test_params(void **s)
     assert_int_equal(run_book((struct opts){.params = unknown}), REVIVE_E_INVALID);
     const char *bad[] = {"fw=x", "tries=many", NULL};
     assert_int_equal(run_book((struct opts){.params = bad}), REVIVE_E_INVALID);
+    const char *no_equals[] = {"fw", NULL};
+    assert_int_equal(run_book((struct opts){.params = no_equals}), REVIVE_E_INVALID);
     const char *missing[] = {NULL};
     assert_int_equal(run_book((struct opts){.params = missing}), REVIVE_E_INVALID);
     assert_non_null(strstr(err.message, "fw"));
