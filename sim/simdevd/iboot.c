@@ -44,7 +44,8 @@
 
 #define FRAME_MAX (1u * 1024u * 1024u + 4096u)
 #define MAX_PHONES 64
-#define IO_TIMEOUT_MS 30000
+#define IO_TIMEOUT_MS 30000              /* within a message */
+#define IDLE_TIMEOUT_MS (60 * 60 * 1000)  /* between messages: an irecovery shell may sit idle */
 
 /* libusb error codes (libusb.h is not needed for these few). */
 enum { E_IO = 1, E_INVALID_PARAM = 2, E_NO_DEVICE = 4, E_NOT_FOUND = 5, E_PIPE = 9, E_NOT_SUPPORTED = 12 };
@@ -170,12 +171,12 @@ static void nonce_string(struct sim_device *d, char *out, size_t len)
 
 /* ---- framing ---- */
 
-static int read_full(int fd, void *buf, size_t len)
+static int read_full(int fd, void *buf, size_t len, int timeout_ms)
 {
     char *p = buf;
     while (len > 0) {
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int r = poll(&pfd, 1, IO_TIMEOUT_MS);
+        int r = poll(&pfd, 1, timeout_ms);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -210,13 +211,13 @@ static int write_full(int fd, const void *buf, size_t len)
 plist_t sim_iboot_frame_recv(int fd)
 {
     unsigned char hdr[4];
-    if (read_full(fd, hdr, 4) != 0)
+    if (read_full(fd, hdr, 4, IDLE_TIMEOUT_MS) != 0)
         return NULL;
     uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
     if (len == 0 || len > FRAME_MAX)
         return NULL;
     char *buf = malloc(len);
-    if (!buf || read_full(fd, buf, len) != 0) {
+    if (!buf || read_full(fd, buf, len, IO_TIMEOUT_MS) != 0) {
         free(buf);
         return NULL;
     }

@@ -31,8 +31,9 @@ void sim_iboot_reset(struct sim_device *d);
 void sim_iboot_serial(struct sim_device *d, char *out, size_t len);
 
 /* Framing shared by the usb socket and restored: a 4-byte big-endian length, then a plist
- * (binary or XML; at most 1 MiB + 4 KiB in). recv gives a dictionary or NULL (closed,
- * 30 s of silence, too long, not a plist, not a dictionary); send gives 0 or -1. */
+ * (binary or XML; at most 1 MiB + 4 KiB in). recv gives a dictionary or NULL (closed, an
+ * hour without a message or 30 s in the middle of one, too long, not a plist, not a
+ * dictionary); send gives 0 or -1. */
 plist_t sim_iboot_frame_recv(int fd);
 int sim_iboot_frame_send(int fd, plist_t msg, bool xml);
 
