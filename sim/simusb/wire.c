@@ -115,7 +115,8 @@ int simusb_recv(int fd, plist_t *out, int timeout_ms)
 plist_t simusb_call(int fd, plist_t request)
 {
     plist_t reply = NULL;
-    if (simusb_send(fd, request) != 0 || simusb_recv(fd, &reply, 30000) != 0)
+    /* Answers come at once, except for uploads a slow-transfer fault throttles. */
+    if (simusb_send(fd, request) != 0 || simusb_recv(fd, &reply, 10 * 60 * 1000) != 0)
         return NULL;
     return reply;
 }
