@@ -127,7 +127,9 @@ void rvl_error_to_revive(lua_State *L, int idx, revive_error *err)
         rvl_fail(err, (int)code, raw_string(L, idx, "origin", "lua"), "%s%s%s%s", msg,
                  step ? " (in step '" : "", step ? step : "", step ? "')" : "");
         err->origin_code = (int32_t)raw_int(L, idx, "origin_code", 0);
-        if (tb) {
+        /* A traceback helps with a fault in playbook code; messages revive wrote for
+         * people (policy, invalid, ...) stand on their own. */
+        if (tb && (code == REVIVE_E_PLAYBOOK || code == REVIVE_E_UNKNOWN)) {
             size_t used = strlen(err->message);
             snprintf(err->message + used, sizeof err->message - used, "\n%s", tb);
         }
