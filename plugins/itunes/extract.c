@@ -223,11 +223,7 @@ int ib_list(ib_ctx *c, ib_backup *b, const char *domain, const char *pattern)
 
 enum { XQ = 256 };
 
-typedef struct xjob {
-    ib_entry e;
-    char *domain, *path, *dst;
-    uint8_t key[40];
-} xjob;
+typedef ib_xjob xjob;
 
 typedef struct pool {
     ib_ctx *parent;
@@ -252,8 +248,8 @@ static int make_parent(ib_ctx *c, char *path)
     return rc;
 }
 
-static int write_file(ib_ctx *c, ib_backup *b, const ib_entry *e, const char *dst,
-                      uint8_t *work)
+int ib_write_entry_file(ib_ctx *c, ib_backup *b, const ib_entry *e, const char *dst,
+                        FILE *in, const char *src, int64_t stored, uint8_t *work)
 {
     size_t n = strlen(dst);
     char *part = malloc(n + 16);
@@ -270,7 +266,8 @@ static int write_file(ib_ctx *c, ib_backup *b, const ib_entry *e, const char *ds
     }
     FILE *out = fdopen(fd, "wb");
     setvbuf(out, NULL, _IONBF, 0);
-    int rc = ib_copy_content(c, b, e, out, NULL, work);
+    int rc = in ? ib_copy_stream(c, b, e, in, src, stored, out, NULL, work)
+                : ib_copy_content(c, b, e, out, NULL, work);
     if (!rc) {
         /* on the open file: no second path lookup, and never through a link */
         struct timespec ts[2] = { { (time_t)e->mtime, 0 }, { (time_t)e->mtime, 0 } };
@@ -338,7 +335,7 @@ static void *writer(void *arg)
         pthread_cond_signal(&p->not_full);
         pthread_mutex_unlock(&p->mu);
         int rc = stop ? REVIVE_OK
-                 : work ? write_file(&c, p->b, &j->e, j->dst, work)
+                 : work ? ib_write_entry_file(&c, p->b, &j->e, j->dst, NULL, NULL, -1, work)
                         : ib_fail(&c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
         bool problem = rc == REVIVE_E_CORRUPT || rc == REVIVE_E_NOT_FOUND;
         if (problem)
@@ -371,6 +368,9 @@ static void *writer(void *arg)
 typedef struct xsel {
     sel s;
     pool *p;
+    bool from_archive;       /* collect jobs for one pass over the archive */
+    xjob **jobs;
+    size_t njobs, capjobs;
 } xsel;
 
 static int queue_file(xsel *x, const ib_entry *e, char *dst)
@@ -395,6 +395,20 @@ static int queue_file(xsel *x, const ib_entry *e, char *dst)
     if (!j->domain || !j->path) {
         free_xjob(j);
         return ib_fail(x->s.c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    }
+    if (x->from_archive) {
+        if (x->njobs == x->capjobs) {
+            size_t nc = x->capjobs ? x->capjobs * 2 : 256;
+            xjob **nj = realloc(x->jobs, nc * sizeof(*nj));
+            if (!nj) {
+                free_xjob(j);
+                return ib_fail(x->s.c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+            }
+            x->jobs = nj;
+            x->capjobs = nc;
+        }
+        x->jobs[x->njobs++] = j;
+        return REVIVE_OK;
     }
     pthread_mutex_lock(&p->mu);
     while (p->count == XQ)
@@ -497,10 +511,19 @@ int ib_extract_threads(ib_ctx *c, ib_backup *b, const char *domain, const char *
         if (pthread_create(&th[started], NULL, writer, p) != 0)
             break;
     xsel x = { .s = { .c = c, .b = b, .domain = domain, .pattern = pattern, .out = out_dir },
-               .p = p };
+               .p = p, .from_archive = b->manifest_only && b->archive };
     sel *s = &x.s;
     rc = started ? ib_foreach(c, b, on_extract, NULL, &x)
                  : ib_fail(c, REVIVE_E_UNKNOWN, "os", 0, "cannot start writer threads");
+    if (x.from_archive) {
+        /* content comes straight out of the archive, in its order, on this thread */
+        if (!rc)
+            rc = ib_extract_from_archive(c, b, x.jobs, x.njobs, &p->files, &p->bytes,
+                                         &p->problems);
+        for (size_t i = 0; i < x.njobs; i++)
+            free_xjob(x.jobs[i]);
+        free(x.jobs);
+    }
     pthread_mutex_lock(&p->mu);
     p->done = true;
     pthread_cond_broadcast(&p->not_empty);

@@ -259,6 +259,9 @@ int ib_verify(ib_ctx *c, ib_backup *b, unsigned threads);
 /* verify of a backup opened manifest_only from an archive: content hashed as it streams
  * out of the archive, nothing written (called by ib_verify for such backups). */
 int ib_verify_archive(ib_ctx *c, ib_backup *b, const ib_limits *lim);
+/* The fileID an archive member name stands for (under b->archive_prefix, as xx/<id> or
+ * <id> by format), or NULL when the member is not a content file of the backup. */
+const char *ib_archive_member_id(const ib_backup *b, const char *name);
 /* The checks verify makes besides content (shared by both verifiers). */
 void ib_verify_plists(ib_ctx *c, ib_backup *b);
 void ib_verify_entry(ib_ctx *c, ib_backup *b, const ib_entry *e, const char *label);
@@ -284,6 +287,22 @@ int ib_copy_stream(ib_ctx *c, ib_backup *b, const ib_entry *e, FILE *in, const c
                    int64_t stored, FILE *out, void *sha1_md, uint8_t *work);
 /* Does this domain/path stay inside a folder? REVIVE_OK or UNSAFE with a message. */
 int ib_check_entry_path(ib_ctx *c, const ib_entry *e);
+
+/* One file to extract (extract.c keeps them while an archive is streamed). */
+typedef struct ib_xjob {
+    ib_entry e;
+    char *domain, *path, *dst;
+    uint8_t key[40];
+    bool done;
+} ib_xjob;
+/* Write e's content to dst (via a part file, mode and time set). in NULL: from the
+ * backup folder; else from that stream of `stored` bytes (-1 unknown) named src. */
+int ib_write_entry_file(ib_ctx *c, ib_backup *b, const ib_entry *e, const char *dst,
+                        FILE *in, const char *src, int64_t stored, uint8_t *work);
+/* Stream b->archive once and write every member that is one of jobs[0..n); jobs no
+ * member supplied are "missing" problems. Counts into files/bytes/problems. */
+int ib_extract_from_archive(ib_ctx *c, ib_backup *b, ib_xjob **jobs, size_t n,
+                            uint64_t *files, uint64_t *bytes, uint64_t *problems);
 
 /* Safe join of out_dir with a relative path from the input: UNSAFE for "..", absolute
  * paths, empty components; result malloc'd in *out. */

@@ -260,6 +260,7 @@ static int it_extract(void *state, revive_call *call, const char *path,
                                       "extract needs the option out (the folder to write to)"));
     ib_open_opts oo;
     open_opts(opts, nopts, true, &oo);
+    oo.manifest_only = true; /* archives: content streams out, never unpacked */
     ib_backup b;
     int rc = ib_open(&c, path, &oo, &b);
     if (!rc) {

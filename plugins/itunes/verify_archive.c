@@ -129,8 +129,7 @@ static int on_bad(void *ud, const char *file_id, const char *what)
     return REVIVE_OK;
 }
 
-/* The fileID a member name stands for, or NULL when it is not a content file. */
-static const char *member_id(const ib_backup *b, const char *name)
+const char *ib_archive_member_id(const ib_backup *b, const char *name)
 {
     while (name[0] == '.' && name[1] == '/')
         name += 2;
@@ -178,7 +177,7 @@ int ib_verify_archive(ib_ctx *c, ib_backup *b, const ib_limits *lim_in)
     while (!rc && md && buf && (ar = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
         if (archive_entry_filetype(ae) != AE_IFREG)
             continue;
-        const char *id = member_id(b, archive_entry_pathname(ae));
+        const char *id = ib_archive_member_id(b, archive_entry_pathname(ae));
         uint8_t bid[20];
         if (!id || !unhex20(id, bid) || !t.cap)
             continue;

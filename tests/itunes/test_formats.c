@@ -450,6 +450,13 @@ static void archive_verify_streams(void **s)
     assert_int_equal(tree_count_files(b.scratch), 4 + 1); /* + the decrypted Manifest.db */
     assert_int_equal(ib_verify(&c, &b, 2), REVIVE_OK);
     assert_int_equal(r.problems, 0);
+    /* extract streams the members too: content decrypted straight out of the zip */
+    char *x = path2(t, "x");
+    uint64_t files = 0, bytes = 0;
+    assert_int_equal(ib_extract(&c, &b, NULL, NULL, x, &files, &bytes), REVIVE_OK);
+    assert_int_equal(files, 7);
+    check_extracted(x);
+    assert_int_equal(tree_count_files(b.scratch), 4 + 1); /* still nothing unpacked */
     ib_close(&b);
     /* alter one stored file (same size), remove another, then pack again */
     char id[41], rel[45];
@@ -471,7 +478,14 @@ static void archive_verify_streams(void **s)
     assert_int_equal(r.problems, 2);
     assert_non_null(strstr(r.all, "digest:HomeDomain/Library/seventeen"));
     assert_non_null(strstr(r.all, "missing:MediaDomain/Media/big.bin"));
+    r.problems = 0;
+    char *x2 = path2(t, "x2");
+    assert_int_equal(ib_extract(&c, &b, NULL, NULL, x2, &files, &bytes), REVIVE_E_CORRUPT);
+    assert_int_equal(r.problems, 1); /* the missing one; the others are written */
+    assert_int_equal(files, 6);
     ib_close(&b);
+    free(x);
+    free(x2);
     /* a byte limit stops the streaming read as it stops unpacking */
     ib_open_opts tight = { .manifest_only = true, .limits = { .max_total = 100 } };
     assert_int_equal(ib_open(&c, zip, &tight, &b), REVIVE_E_UNSAFE);
