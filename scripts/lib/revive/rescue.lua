@@ -84,8 +84,8 @@ function M.wait_booted(timeout)
 end
 
 M.SERVICE = "Take the phone to Apple or an Apple Authorised Service Provider: what revive tried "
-  .. "did not bring it back, which points to a hardware fault. Bring this report (revive runs, "
-  .. "then revive runs --show RUN)."
+  .. "did not bring it back, which points to a hardware fault. Bring this report: "
+  .. "'revive runs' lists the runs, 'revive runs show RUN' prints what was done."
 
 --- needs_person(report, extra_next) -> outcome.needs_person with the ladder's report.
 function M.needs_person(report, first_next)
