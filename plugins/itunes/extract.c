@@ -288,12 +288,44 @@ int ib_write_entry_file(ib_ctx *c, ib_backup *b, const ib_entry *e, const char *
     return rc;
 }
 
-static void free_xjob(xjob *j)
+void ib_xjob_free(ib_xjob *j)
 {
+    if (!j)
+        return;
     free(j->domain);
     free(j->path);
     free(j->dst);
     free(j);
+}
+
+static void free_xjob(xjob *j)
+{
+    ib_xjob_free(j);
+}
+
+ib_xjob *ib_xjob_new(const ib_entry *e, char *dst)
+{
+    ib_xjob *j = calloc(1, sizeof(*j));
+    if (!j) {
+        free(dst);
+        return NULL;
+    }
+    j->e = *e;
+    j->domain = strdup(e->domain);
+    j->path = strdup(e->path);
+    j->dst = dst;
+    j->e.domain = j->domain;
+    j->e.path = j->path;
+    j->e.target = NULL;
+    if (e->key) {
+        memcpy(j->key, e->key, 40);
+        j->e.key = j->key;
+    }
+    if (!j->domain || !j->path) {
+        ib_xjob_free(j);
+        return NULL;
+    }
+    return j;
 }
 
 /* Writer contexts forward events and cancellation to the caller's context. */
@@ -376,26 +408,9 @@ typedef struct xsel {
 static int queue_file(xsel *x, const ib_entry *e, char *dst)
 {
     pool *p = x->p;
-    xjob *j = calloc(1, sizeof(*j));
-    if (!j) {
-        free(dst);
+    xjob *j = ib_xjob_new(e, dst);
+    if (!j)
         return ib_fail(x->s.c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
-    }
-    j->e = *e;
-    j->domain = strdup(e->domain);
-    j->path = strdup(e->path);
-    j->dst = dst;
-    j->e.domain = j->domain;
-    j->e.path = j->path;
-    j->e.target = NULL;
-    if (e->key) {
-        memcpy(j->key, e->key, 40);
-        j->e.key = j->key;
-    }
-    if (!j->domain || !j->path) {
-        free_xjob(j);
-        return ib_fail(x->s.c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
-    }
     if (x->from_archive) {
         if (x->njobs == x->capjobs) {
             size_t nc = x->capjobs ? x->capjobs * 2 : 256;

@@ -73,19 +73,15 @@ static size_t find(slot *t, size_t cap, const uint8_t id[20])
     return i;
 }
 
-int ib_extract_from_archive(ib_ctx *c, ib_backup *b, ib_xjob **jobs, size_t n,
-                            uint64_t *files, uint64_t *bytes, uint64_t *problems)
+int ib_archive_each(ib_ctx *c, ib_backup *b, ib_xjob **jobs, size_t n, ib_member_fn fn,
+                    void *ud)
 {
     size_t cap = 16;
     while (cap < n * 2)
         cap *= 2;
     slot *t = calloc(cap, sizeof(*t));
-    uint8_t *work = malloc(IB_DECRYPT_WORK);
-    if (!t || !work) {
-        free(t);
-        free(work);
+    if (!t)
         return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
-    }
     for (size_t i = 0; i < n; i++) {
         uint8_t id[20];
         if (!unhex(jobs[i]->e.file_id, id))
@@ -139,33 +135,64 @@ int ib_extract_from_archive(ib_ctx *c, ib_backup *b, ib_xjob **jobs, size_t n,
         int64_t stored = archive_entry_size_is_set(ae) ? archive_entry_size(ae) : -1;
         char label[1024];
         snprintf(label, sizeof(label), "%s:%s", b->archive, name);
-        int wr = ib_write_entry_file(c, b, &j->e, j->dst, in, label, stored, work);
+        int wr = fn(ud, j, in, label, stored);
         fclose(in);
-        if (m.over) {
+        if (m.over)
             rc = ib_fail(c, REVIVE_E_UNSAFE, "itunes", 0,
                          "%s unpacks to more than the limits allow (%llu bytes so far; a "
                          "decompression bomb); refused", b->archive, (unsigned long long)total);
-        } else if (m.damaged) {
+        else if (m.damaged)
             rc = ib_fail(c, REVIVE_E_CORRUPT, "libarchive", archive_errno(a),
                          "%s: member %s is damaged: %s", b->archive, name,
                          archive_error_string(a));
-        } else if (wr == REVIVE_E_CORRUPT) {
-            ib_problem(c, j->e.path, "corrupt", "%s", c->err.message);
-            (*problems)++;
-        } else if (wr) {
+        else
             rc = wr;
-        } else {
-            (*files)++;
-            *bytes += j->e.size;
-            if ((*files & 255) == 0)
-                ib_progress(c, "extract", *files, n, "files");
-        }
         if (!rc && ib_cancelled(c))
             rc = ib_fail(c, REVIVE_E_CANCELLED, NULL, 0, "cancelled");
     }
     if (!rc && ar != ARCHIVE_EOF)
         rc = ib_fail(c, REVIVE_E_CORRUPT, "libarchive", archive_errno(a), "%s is damaged: %s",
                      b->archive, archive_error_string(a));
+    archive_read_free(a);
+    free(t);
+    return rc;
+}
+
+typedef struct xstate {
+    ib_ctx *c;
+    ib_backup *b;
+    uint8_t *work;
+    size_t n;
+    uint64_t *files, *bytes, *problems;
+} xstate;
+
+static int write_member(void *ud, ib_xjob *j, FILE *in, const char *label, int64_t stored)
+{
+    xstate *x = ud;
+    int wr = ib_write_entry_file(x->c, x->b, &j->e, j->dst, in, label, stored, x->work);
+    if (wr == REVIVE_E_CORRUPT) {
+        /* one lying member does not stop the others */
+        ib_problem(x->c, j->e.path, "corrupt", "%s", x->c->err.message);
+        (*x->problems)++;
+        return REVIVE_OK;
+    }
+    if (!wr) {
+        (*x->files)++;
+        *x->bytes += j->e.size;
+        if ((*x->files & 255) == 0)
+            ib_progress(x->c, "extract", *x->files, x->n, "files");
+    }
+    return wr;
+}
+
+int ib_extract_from_archive(ib_ctx *c, ib_backup *b, ib_xjob **jobs, size_t n,
+                            uint64_t *files, uint64_t *bytes, uint64_t *problems)
+{
+    xstate x = { c, b, malloc(IB_DECRYPT_WORK), n, files, bytes, problems };
+    if (!x.work)
+        return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    int rc = ib_archive_each(c, b, jobs, n, write_member, &x);
+    free(x.work);
     if (!rc)
         for (size_t i = 0; i < n; i++)
             if (!jobs[i]->done) {
@@ -173,8 +200,5 @@ int ib_extract_from_archive(ib_ctx *c, ib_backup *b, ib_xjob **jobs, size_t n,
                            b->archive, jobs[i]->e.domain, jobs[i]->e.path);
                 (*problems)++;
             }
-    archive_read_free(a);
-    free(work);
-    free(t);
     return rc;
 }

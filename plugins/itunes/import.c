@@ -32,6 +32,9 @@ typedef struct imp {
     sqlite3_stmt *ins;
     EVP_MD_CTX *md;
     uint64_t files, bytes, rows;
+    bool from_archive;      /* file rows wait for their member (one pass over the archive) */
+    ib_xjob **jobs;
+    size_t njobs, capjobs;
 } imp;
 
 static int sql_fail(imp *s, int src, const char *what)
@@ -41,7 +44,10 @@ static int sql_fail(imp *s, int src, const char *what)
                    sqlite3_errmsg(s->db));
 }
 
-static int copy_one(imp *s, const ib_entry *e, ib_entry *out)
+/* Copy (or decrypt) e's content into the new layout, hashing it. in NULL: from the
+ * backup folder; else from that stream of `stored` bytes. */
+static int copy_one(imp *s, const ib_entry *e, ib_entry *out, FILE *in, const char *label,
+                    int64_t stored)
 {
     ib_ctx *c = s->c;
     char rel[45];
@@ -72,7 +78,8 @@ static int copy_one(imp *s, const ib_entry *e, ib_entry *out)
     }
     FILE *f = fdopen(fd, "wb");
     EVP_DigestInit_ex(s->md, EVP_sha1(), NULL);
-    int rc = ib_copy_content(c, s->b, e, f, s->md, NULL);
+    int rc = in ? ib_copy_stream(c, s->b, e, in, label, stored, f, s->md, NULL)
+                : ib_copy_content(c, s->b, e, f, s->md, NULL);
     if (fclose(f) != 0 && !rc)
         rc = ib_fail(c, errno == ENOSPC ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "os", errno,
                      "cannot write %s: %s", path, strerror(errno));
@@ -92,13 +99,10 @@ static int copy_one(imp *s, const ib_entry *e, ib_entry *out)
     return REVIVE_OK;
 }
 
-static int on_entry(void *ud, const ib_entry *e)
+static int add_row(imp *s, const ib_entry *e, FILE *in, const char *label, int64_t stored)
 {
-    imp *s = ud;
     ib_ctx *c = s->c;
-    int rc = ib_check_entry_path(c, e);
-    if (rc)
-        return rc;
+    int rc;
     ib_entry o = *e;
     ib_file_id(e->domain, e->path, o.file_id);
     o.key = NULL;
@@ -106,7 +110,7 @@ static int on_entry(void *ud, const ib_entry *e)
     o.key_class = 0;
     o.digest_len = 0;
     if (e->flags == IB_FLAG_FILE) {
-        if ((rc = copy_one(s, e, &o)))
+        if ((rc = copy_one(s, e, &o, in, label, stored)))
             return rc;
     } else {
         o.size = 0;
@@ -135,6 +139,34 @@ static int on_entry(void *ud, const ib_entry *e)
     return REVIVE_OK;
 }
 
+static int on_entry(void *ud, const ib_entry *e)
+{
+    imp *s = ud;
+    int rc = ib_check_entry_path(s->c, e);
+    if (rc)
+        return rc;
+    if (e->flags != IB_FLAG_FILE || !s->from_archive)
+        return add_row(s, e, NULL, NULL, -1);
+    /* from an archive: the row is added when the member goes by */
+    if (s->njobs == s->capjobs) {
+        size_t nc = s->capjobs ? s->capjobs * 2 : 256;
+        ib_xjob **nj = realloc(s->jobs, nc * sizeof(*nj));
+        if (!nj)
+            return ib_fail(s->c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+        s->jobs = nj;
+        s->capjobs = nc;
+    }
+    if (!(s->jobs[s->njobs] = ib_xjob_new(e, NULL)))
+        return ib_fail(s->c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    s->njobs++;
+    return REVIVE_OK;
+}
+
+static int on_member(void *ud, ib_xjob *j, FILE *in, const char *label, int64_t stored)
+{
+    return add_row(ud, &j->e, in, label, stored);
+}
+
 static int write_db(imp *s)
 {
     char *path = ib_join(s->tmp, "Manifest.db");
@@ -154,6 +186,18 @@ static int write_db(imp *s)
     if (src != SQLITE_OK)
         return sql_fail(s, src, "prepare");
     int rc = ib_foreach(s->c, s->b, on_entry, NULL, s);
+    if (!rc && s->from_archive) {
+        rc = ib_archive_each(s->c, s->b, s->jobs, s->njobs, on_member, s);
+        for (size_t i = 0; !rc && i < s->njobs; i++)
+            if (!s->jobs[i]->done)
+                rc = ib_fail(s->c, REVIVE_E_CORRUPT, "itunes", 0,
+                             "%s has no member for %s/%s: the import would be incomplete",
+                             s->b->archive, s->jobs[i]->e.domain, s->jobs[i]->e.path);
+    }
+    for (size_t i = 0; i < s->njobs; i++)
+        ib_xjob_free(s->jobs[i]);
+    free(s->jobs);
+    s->jobs = NULL;
     sqlite3_finalize(s->ins);
     s->ins = NULL;
     if (rc)
@@ -299,7 +343,8 @@ int ib_import(ib_ctx *c, ib_backup *b, const char *out_dir, uint64_t *files, uin
                        "cannot create a folder beside %s: %s", out_dir, strerror(e));
     }
     chmod(tmp, 0755);
-    imp s = { .c = c, .b = b, .tmp = tmp, .md = EVP_MD_CTX_new() };
+    imp s = { .c = c, .b = b, .tmp = tmp, .md = EVP_MD_CTX_new(),
+              .from_archive = b->manifest_only && b->archive };
     int rc = s.md ? write_db(&s) : ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
     if (s.db)
         sqlite3_close(s.db);

@@ -303,6 +303,16 @@ int ib_write_entry_file(ib_ctx *c, ib_backup *b, const ib_entry *e, const char *
  * member supplied are "missing" problems. Counts into files/bytes/problems. */
 int ib_extract_from_archive(ib_ctx *c, ib_backup *b, ib_xjob **jobs, size_t n,
                             uint64_t *files, uint64_t *bytes, uint64_t *problems);
+/* The pass underneath: fn is called for each member that is the content of a job not yet
+ * done, with a stream of its stored bytes; a non-OK return stops the pass. Jobs left
+ * with done == false had no member. */
+typedef int (*ib_member_fn)(void *ud, ib_xjob *job, FILE *in, const char *label,
+                            int64_t stored);
+int ib_archive_each(ib_ctx *c, ib_backup *b, ib_xjob **jobs, size_t n, ib_member_fn fn,
+                    void *ud);
+/* A job holding its own copy of e (strings, key); dst is taken over. NULL: no memory. */
+ib_xjob *ib_xjob_new(const ib_entry *e, char *dst);
+void ib_xjob_free(ib_xjob *j);
 
 /* Safe join of out_dir with a relative path from the input: UNSAFE for "..", absolute
  * paths, empty components; result malloc'd in *out. */

@@ -214,6 +214,7 @@ static int it_import(void *state, revive_call *call, const char *path, const cha
                                       "import needs an output folder"));
     ib_open_opts oo;
     open_opts(opts, nopts, true, &oo);
+    oo.manifest_only = true; /* archives: content streams out, never unpacked */
     ib_backup b;
     int rc = ib_open(&c, path, &oo, &b);
     if (!rc) {

@@ -456,7 +456,16 @@ static void archive_verify_streams(void **s)
     assert_int_equal(ib_extract(&c, &b, NULL, NULL, x, &files, &bytes), REVIVE_OK);
     assert_int_equal(files, 7);
     check_extracted(x);
+    /* and import: decrypted straight from the zip into the new layout, then verified */
+    char *imp = path2(t, "imp");
+    assert_int_equal(ib_import(&c, &b, imp, &files, &bytes), REVIVE_OK);
+    assert_int_equal(files, 7);
     assert_int_equal(tree_count_files(b.scratch), 4 + 1); /* still nothing unpacked */
+    ib_close(&b);
+    ib_open_opts plain = { 0 };
+    assert_int_equal(ib_open(&c, imp, &plain, &b), REVIVE_OK);
+    assert_false(b.encrypted);
+    assert_int_equal(ib_verify(&c, &b, 2), REVIVE_OK);
     ib_close(&b);
     /* alter one stored file (same size), remove another, then pack again */
     char id[41], rel[45];
@@ -483,6 +492,14 @@ static void archive_verify_streams(void **s)
     assert_int_equal(ib_extract(&c, &b, NULL, NULL, x2, &files, &bytes), REVIVE_E_CORRUPT);
     assert_int_equal(r.problems, 1); /* the missing one; the others are written */
     assert_int_equal(files, 6);
+    /* an import cannot be partial: refused, nothing left beside it */
+    char *imp2 = path2(t, "imp2");
+    assert_int_equal(ib_import(&c, &b, imp2, &files, &bytes), REVIVE_E_CORRUPT);
+    assert_non_null(strstr(c.err.message, "no member"));
+    struct stat st;
+    assert_int_not_equal(stat(imp2, &st), 0);
+    free(imp2);
+    free(imp);
     ib_close(&b);
     free(x);
     free(x2);

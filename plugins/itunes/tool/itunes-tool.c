@@ -247,7 +247,8 @@ int main(int argc, char **argv)
     oo.need_keys = needs_keys;
     oo.allow_locked = !strcmp(cmd, "inspect");
     oo.manifest_only = !strcmp(cmd, "inspect") || !strcmp(cmd, "ls") ||
-                       !strcmp(cmd, "verify") || !strcmp(cmd, "extract");
+                       !strcmp(cmd, "verify") || !strcmp(cmd, "extract") ||
+                       !strcmp(cmd, "import");
     ib_backup b;
     rc = ib_open(&c, pos[0], &oo, &b);
     if (rc)
