@@ -125,7 +125,8 @@ int ib_probe(const char *path)
     int score = 20;
     if (archive_read_open_filename(a, path, 65536) == ARCHIVE_OK) {
         struct archive_entry *e;
-        for (int i = 0; i < 10000 && archive_read_next_header(a, &e) == ARCHIVE_OK; i++) {
+        /* a few hundred headers: skipping members of a compressed tar costs decompression */
+        for (int i = 0; i < 256 && archive_read_next_header(a, &e) == ARCHIVE_OK; i++) {
             const char *n = archive_entry_pathname(e);
             const char *base = n ? strrchr(n, '/') : NULL;
             base = base ? base + 1 : n;
@@ -157,6 +158,20 @@ int ib_locate(ib_ctx *c, const char *path, const char *udid, char **found)
         return ib_fail(c, errno == ENOENT ? REVIVE_E_NOT_FOUND : REVIVE_E_IO, "os", errno,
                        "%s: %s", path, strerror(errno));
     if (S_ISREG(st.st_mode)) {
+        /* one of a backup's own files given: the backup is its folder */
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        if (!strcmp(base, "Manifest.db") || !strcmp(base, "Manifest.mbdb") ||
+            !strcmp(base, "Manifest.plist") || !strcmp(base, "Info.plist") ||
+            !strcmp(base, "Status.plist")) {
+            size_t dl = (size_t)(base - path);
+            char *dir = dl ? strndup(path, dl > 1 ? dl - 1 : 1) : strdup(".");
+            if (!dir)
+                return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+            int rc = ib_locate(c, dir, udid, found);
+            free(dir);
+            return rc;
+        }
         if (!ib_is_archive(path))
             return ib_fail(c, REVIVE_E_NOT_FOUND, "itunes", 0,
                            "%s is a file but not a zip or tar archive of a backup", path);

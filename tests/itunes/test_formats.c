@@ -153,6 +153,15 @@ static void ios10_plain(void **s)
     char *p = gen(t, "b", &o);
     full_cycle(p, NULL, "itunes-db", false);
     assert_int_equal(ib_probe(p), 100);
+    /* a file of the backup stands for its folder */
+    char *db = path2(p, "Manifest.db"), *found = NULL;
+    ib_ctx c;
+    ib_ctx_init(&c);
+    assert_int_equal(ib_locate(&c, db, NULL, &found), REVIVE_OK);
+    assert_string_equal(found, p);
+    free(found);
+    ib_ctx_fini(&c);
+    free(db);
     ib_rmtree(t);
     free(p);
     free(t);
