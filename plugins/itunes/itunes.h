@@ -13,8 +13,11 @@
  *   decrypt.c     ManifestKey / per-file keys, AES-256-CBC content
  *   locate.c      where a backup lives: folder, UDID parent, snapshots, zip/tar archives
  *   backup.c      open a located backup: plists, format, encryption, entry iteration
- *   verify.c      every listed file present with its size and digest, hashed on 2 threads
- *   extract.c     entries out into a directory, safely
+ *   inspect.c     facts and per-domain counts
+ *   verify.c      every listed file present with its size and digest, hashed on all cores
+ *   verify_archive.c  the same for an archive, hashing members as they stream
+ *   extract.c     ls, and entries out into a directory, safely, by a pool of writers
+ *   extract_archive.c one pass over an archive feeding extract and import
  *   import.c      the canonical iOS 10+ layout from any supported input
  *
  * Every function that can fail returns REVIVE_OK or a revive_status code and records the
