@@ -678,8 +678,15 @@ static void apply_list(libusb_context *ctx, libusb_device **now, size_t nnow, bo
     size_t nold = ctx->nknown;
     ctx->known = now;
     ctx->nknown = nnow;
-    for (size_t i = 0; i < nnow; i++)
-        keep(ctx, now[i]);
+    /* Only arrivals are new objects a callback may hold on to; the others were kept when
+     * they arrived. */
+    for (size_t j = 0; j < nnow; j++) {
+        bool was = false;
+        for (size_t i = 0; i < nold && !was; i++)
+            was = device_same(old[i], now[j]);
+        if (!was)
+            keep(ctx, now[j]);
+    }
     pthread_mutex_unlock(&ctx->lock);
     for (size_t i = 0; i < nold && !silent; i++) {
         bool still = false;
