@@ -62,7 +62,8 @@ struct job {
     uint64_t bytes_ibss, bytes_ibec, bytes_ramdisk, bytes_kernel, bytes_devicetree, bytes_os;
     uint64_t units;              /* progress so far, of TOTAL_UNITS */
     const char *phase;
-    bool lost;                   /* a fault fired or the host went away */
+    sim_mode mode;               /* the mode the phone should be in now */
+    bool lost;                   /* a fault fired, the host went away, or the phone left the mode */
 };
 
 static void emit(struct job *j, json_t *ev)
@@ -94,6 +95,13 @@ static bool advance(struct job *j, uint64_t units, int chunks, double seconds, i
             j->lost = true;
             return false;
         }
+        sim_lock(j->w);
+        bool moved = j->d->mode != j->mode;   /* rebooted or switched by someone else */
+        sim_unlock(j->w);
+        if (moved) {
+            j->lost = true;
+            return false;
+        }
         if (step >= 0)
             emit(j, json_pack("{s:s,s:i,s:f}", "event", "progress", "step", step, "progress", (double)i / chunks));
     }
@@ -114,6 +122,7 @@ static void operation(struct job *j, int code)
 /* Lock not held. Changes mode and says so. */
 static void set_mode(struct job *j, sim_mode m, const char *why)
 {
+    j->mode = m;
     sim_lock(j->w);
     sim_log(j->w, j->d, "firmware-restore: %s", why);
     sim_iboot_reset(j->d);
@@ -192,6 +201,7 @@ static void run(struct job *j)
     struct sim_device *d = j->d;
     sim_lock(w);
     sim_mode mode = d->plugged ? d->mode : SIM_MODE_OFF;
+    j->mode = d->mode;
     bool refused = d->sign_refused;
     sim_os_state os = d->os;
     sim_unlock(w);
@@ -220,7 +230,7 @@ static void run(struct job *j)
         sim_lock(w);
         sim_log(w, d, "firmware-restore: rebooting the restore mode device");
         sim_reboot(w, d);
-        mode = d->mode;
+        mode = j->mode = d->mode;
         sim_unlock(w);
         if (mode != SIM_MODE_RECOVERY && mode != SIM_MODE_NORMAL) {
             fail(j, "lost", "Unable to exit restore mode");

@@ -15,6 +15,7 @@
  * are refused with a message saying they are not simulated.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -443,6 +444,13 @@ static int restore_main(int argc, char **argv)
         error("sim-idevicerestore: SIMDEVD_CONTROL is not set; start simdevd and eval the environment it prints\n");
         return -1;
     }
+
+    int probe = ctl_connect(ctl);
+    if (probe < 0) {
+        error("sim-idevicerestore: cannot reach simdevd at %s (%s); is simdevd running?\n", ctl, strerror(errno));
+        return -1;
+    }
+    close(probe);
 
     progress(STEP_DETECT, 0.0);
     struct target t;
