@@ -23,6 +23,15 @@ has "$TMP/out" "Found device in Normal mode"
 has "$TMP/out" "Identified device as n104ap, iPhone12,1"
 grep -q "Extracting BuildManifest" "$TMP/out" && fail "-n went on to the IPSW"
 expect_eq "-n changed nothing" "$(field devices.0.boot_count)" 0
+restore -n -u "$(field devices.0.udid)" "$TMP/fw.ipsw"
+expect_rc "-n -u UDID" 0
+restore -n -i $((0x1A2B3C4D5E60)) "$TMP/fw.ipsw"
+expect_rc "-n -i decimal ECID" 0
+restore -n -u 00008030-000000000000BEEF "$TMP/fw.ipsw"
+expect_rc "-u of no phone" 255
+restore -n -i nonsense "$TMP/fw.ipsw"
+expect_rc "-i that is no number" 255
+has "$TMP/errout" "ERROR: Could not parse ECID from 'nonsense'"
 
 restore -y -P -i 0x1A2B3C4D5E60 "$TMP/fw.ipsw"
 expect_rc "update restore" 0
