@@ -256,8 +256,11 @@ int ib_write_entry_file(ib_ctx *c, ib_backup *b, const ib_entry *e, const char *
     if (!part)
         return ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
     snprintf(part, n + 16, "%s.revive-part", dst);
-    unlink(part);
     int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) { /* left by an earlier run that was stopped */
+        unlink(part);
+        fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
     if (fd < 0) {
         int rc = ib_fail(c, errno == ENOSPC ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "os", errno,
                          "cannot create %s: %s", part, strerror(errno));

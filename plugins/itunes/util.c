@@ -117,6 +117,16 @@ int ib_write_plist_xml(ib_ctx *c, const char *path, plist_t p)
 
 int ib_mkdirs(ib_ctx *c, const char *path, mode_t mode)
 {
+    /* the common case first: the parent exists (one syscall instead of one per level) */
+    if (mkdir(path, mode) == 0)
+        return REVIVE_OK;
+    if (errno == EEXIST) {
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            return REVIVE_OK;
+        return ib_fail(c, REVIVE_E_IO, "os", EEXIST, "cannot create folder %s: a file is "
+                       "in the way", path);
+    }
     char *p = strdup(path);
     if (!p)
         return ib_fail(c, REVIVE_E_NO_MEMORY, "os", ENOMEM, "no memory");
