@@ -106,6 +106,11 @@ int ib_keybag_parse(ib_ctx *c, const uint8_t *data, size_t len, ib_keybag *kb)
                        missing);
     if (kb->iter == 0)
         return ib_fail(c, REVIVE_E_CORRUPT, "keybag", 0, "BackupKeyBag ITER is 0");
+    /* real keybags ask for 10,000,000 rounds at most; a hostile one must not hang us */
+    if (kb->iter > 50000000 || kb->dpic > 50000000)
+        return ib_fail(c, REVIVE_E_CORRUPT, "keybag", 0,
+                       "BackupKeyBag asks for %u PBKDF2 rounds, more than any real backup",
+                       kb->iter > kb->dpic ? kb->iter : kb->dpic);
     if (kb->nclasses == 0)
         return ib_fail(c, REVIVE_E_CORRUPT, "keybag", 0,
                        "BackupKeyBag holds no class keys");

@@ -159,6 +159,35 @@ static void keybag_missing_tags(void **s)
     }
 }
 
+/* a keybag asking for an absurd number of PBKDF2 rounds is refused, not computed */
+static void keybag_absurd_rounds(void **s)
+{
+    (void)s;
+    ib_ctx c;
+    ib_ctx_init(&c);
+    uint8_t *kbd;
+    size_t kbl;
+    uint8_t ck[5][32];
+    assert_int_equal(ib_gen_keybag(&c, "pw", 1, 1, &kbd, &kbl, ck), REVIVE_OK);
+    /* find DPIC and make it 4,000,000,000 */
+    for (size_t off = 0; off + 12 <= kbl;) {
+        uint32_t l = (uint32_t)kbd[off + 4] << 24 | (uint32_t)kbd[off + 5] << 16 |
+                     (uint32_t)kbd[off + 6] << 8 | kbd[off + 7];
+        if (!memcmp(kbd + off, "DPIC", 4)) {
+            kbd[off + 8] = 0xEE;
+            kbd[off + 9] = 0x6B;
+            kbd[off + 10] = 0x28;
+            kbd[off + 11] = 0x00;
+        }
+        off += 8 + l;
+    }
+    ib_keybag kb;
+    assert_int_equal(ib_keybag_parse(&c, kbd, kbl, &kb), REVIVE_E_CORRUPT);
+    assert_non_null(strstr(c.err.message, "rounds"));
+    free(kbd);
+    ib_ctx_fini(&c);
+}
+
 static void decrypt_padding_rules(void **s)
 {
     (void)s;
@@ -220,6 +249,7 @@ int main(void)
         cmocka_unit_test(pbkdf2_vectors),
         cmocka_unit_test(keybag_roundtrip_and_wrong_password),
         cmocka_unit_test(keybag_missing_tags),
+        cmocka_unit_test(keybag_absurd_rounds),
         cmocka_unit_test(decrypt_padding_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
