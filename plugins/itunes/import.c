@@ -35,21 +35,35 @@ typedef struct imp {
     bool from_archive;      /* file rows wait for their member (one pass over the archive) */
     ib_xjob **jobs;
     size_t njobs, capjobs;
+    /* folder imports: files are copied and hashed by workers; rows go in under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+    ib_xjob *q[256];
+    size_t head, count;
+    bool done;
+    int fatal;
 } imp;
 
-static int sql_fail(imp *s, int src, const char *what)
+/* What a thread copying files needs of its own. */
+typedef struct wk {
+    ib_ctx *c;
+    EVP_MD_CTX *md;
+    uint8_t *work;
+} wk;
+
+static int sql_fail(imp *s, ib_ctx *c, int src, const char *what)
 {
-    return ib_fail(s->c, src == SQLITE_FULL ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "sqlite",
+    return ib_fail(c, src == SQLITE_FULL ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "sqlite",
                    src, "writing the new Manifest.db failed (%s): %s", what,
                    sqlite3_errmsg(s->db));
 }
 
 /* Copy (or decrypt) e's content into the new layout, hashing it. in NULL: from the
  * backup folder; else from that stream of `stored` bytes. */
-static int copy_one(imp *s, const ib_entry *e, ib_entry *out, FILE *in, const char *label,
-                    int64_t stored)
+static int copy_one(imp *s, wk *w, const ib_entry *e, ib_entry *out, FILE *in,
+                    const char *label, int64_t stored)
 {
-    ib_ctx *c = s->c;
+    ib_ctx *c = w->c;
     char rel[45];
     snprintf(rel, sizeof(rel), "%.2s", out->file_id);
     char *dir = ib_join(s->tmp, rel);
@@ -77,9 +91,9 @@ static int copy_one(imp *s, const ib_entry *e, ib_entry *out, FILE *in, const ch
         return c->err.code;
     }
     FILE *f = fdopen(fd, "wb");
-    EVP_DigestInit_ex(s->md, EVP_sha1(), NULL);
-    int rc = in ? ib_copy_stream(c, s->b, e, in, label, stored, f, s->md, NULL)
-                : ib_copy_content(c, s->b, e, f, s->md, NULL);
+    EVP_DigestInit_ex(w->md, EVP_sha1(), NULL);
+    int rc = in ? ib_copy_stream(c, s->b, e, in, label, stored, f, w->md, w->work)
+                : ib_copy_content(c, s->b, e, f, w->md, w->work);
     if (fclose(f) != 0 && !rc)
         rc = ib_fail(c, errno == ENOSPC ? REVIVE_E_NO_SPACE_HOST : REVIVE_E_IO, "os", errno,
                      "cannot write %s: %s", path, strerror(errno));
@@ -88,20 +102,19 @@ static int copy_one(imp *s, const ib_entry *e, ib_entry *out, FILE *in, const ch
         return rc;
     }
     unsigned len = 0;
-    EVP_DigestFinal_ex(s->md, out->digest, &len);
+    EVP_DigestFinal_ex(w->md, out->digest, &len);
     out->digest_len = 20;
     struct stat st;
     if (stat(path, &st) == 0)
         out->size = (uint64_t)st.st_size;
     free(path);
-    s->files++;
-    s->bytes += out->size;
     return REVIVE_OK;
 }
 
-static int add_row(imp *s, const ib_entry *e, FILE *in, const char *label, int64_t stored)
+static int add_row(imp *s, wk *w, const ib_entry *e, FILE *in, const char *label,
+                   int64_t stored)
 {
-    ib_ctx *c = s->c;
+    ib_ctx *c = w->c;
     int rc;
     ib_entry o = *e;
     ib_file_id(e->domain, e->path, o.file_id);
@@ -110,7 +123,7 @@ static int add_row(imp *s, const ib_entry *e, FILE *in, const char *label, int64
     o.key_class = 0;
     o.digest_len = 0;
     if (e->flags == IB_FLAG_FILE) {
-        if ((rc = copy_one(s, e, &o, in, label, stored)))
+        if ((rc = copy_one(s, w, e, &o, in, label, stored)))
             return rc;
     } else {
         o.size = 0;
@@ -119,6 +132,11 @@ static int add_row(imp *s, const ib_entry *e, FILE *in, const char *label, int64
     size_t blen = 0;
     if ((rc = ib_mbfile_encode(c, &o, &blob, &blen)))
         return rc;
+    pthread_mutex_lock(&s->mu);
+    if (e->flags == IB_FLAG_FILE) {
+        s->files++;
+        s->bytes += o.size;
+    }
     sqlite3_reset(s->ins);
     sqlite3_bind_text(s->ins, 1, o.file_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s->ins, 2, o.domain, -1, SQLITE_STATIC);
@@ -126,17 +144,102 @@ static int add_row(imp *s, const ib_entry *e, FILE *in, const char *label, int64
     sqlite3_bind_int(s->ins, 4, o.flags);
     sqlite3_bind_blob(s->ins, 5, blob, (int)blen, free);
     int src = sqlite3_step(s->ins);
+    uint64_t rows = ++s->rows;
+    if (src != SQLITE_DONE && src != SQLITE_CONSTRAINT)
+        rc = sql_fail(s, c, src, "insert");
+    pthread_mutex_unlock(&s->mu);
     if (src == SQLITE_CONSTRAINT)
         return ib_fail(c, REVIVE_E_CORRUPT, "itunes", 0,
                        "%s/%s is listed twice in the manifest", e->domain, e->path);
-    if (src != SQLITE_DONE)
-        return sql_fail(s, src, "insert");
-    if ((++s->rows & 1023) == 0) {
-        ib_progress(c, "import", s->rows, 0, "files");
+    if (rc)
+        return rc;
+    if ((rows & 1023) == 0) {
+        ib_progress(c, "import", rows, 0, "files");
         if (ib_cancelled(c))
             return ib_fail(c, REVIVE_E_CANCELLED, NULL, 0, "cancelled");
     }
     return REVIVE_OK;
+}
+
+/* Events of a worker's own context go out through the caller's. */
+static void fwd_event(void *ud, const char *type, const revive_field *f, size_t n)
+{
+    ib_ctx *p = ud;
+    pthread_mutex_lock(&p->lock);
+    if (p->event)
+        p->event(p->ud, type, f, n);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static bool fwd_cancelled(void *ud)
+{
+    return ib_cancelled(ud);
+}
+
+static void *worker(void *arg)
+{
+    imp *s = arg;
+    ib_ctx c;
+    ib_ctx_init(&c);
+    c.ud = s->c;
+    c.event = fwd_event;
+    c.cancelled = fwd_cancelled;
+    wk w = { &c, EVP_MD_CTX_new(), malloc(IB_DECRYPT_WORK) };
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->count && !s->done)
+            pthread_cond_wait(&s->not_empty, &s->mu);
+        if (!s->count) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        ib_xjob *j = s->q[s->head];
+        s->head = (s->head + 1) % 256;
+        s->count--;
+        bool stop = s->fatal != REVIVE_OK;
+        pthread_cond_signal(&s->not_full);
+        pthread_mutex_unlock(&s->mu);
+        int rc = stop ? REVIVE_OK
+                 : (w.md && w.work) ? add_row(s, &w, &j->e, NULL, NULL, -1)
+                                    : ib_fail(&c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+        if (rc) {
+            pthread_mutex_lock(&s->mu);
+            if (!s->fatal) {
+                s->fatal = rc;
+                ib_fail(s->c, rc, c.err.origin, c.err.origin_code, "%s", c.err.message);
+            }
+            pthread_mutex_unlock(&s->mu);
+        }
+        ib_xjob_free(j);
+    }
+    pthread_mutex_lock(&s->c->lock);
+    s->c->warnings += c.warnings;
+    s->c->problems += c.problems;
+    pthread_mutex_unlock(&s->c->lock);
+    EVP_MD_CTX_free(w.md);
+    free(w.work);
+    ib_ctx_fini(&c);
+    return NULL;
+}
+
+static int queue_job(imp *s, const ib_entry *e)
+{
+    ib_xjob *j = ib_xjob_new(e, NULL);
+    if (!j)
+        return ib_fail(s->c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
+    pthread_mutex_lock(&s->mu);
+    while (s->count == 256 && !s->fatal)
+        pthread_cond_wait(&s->not_full, &s->mu);
+    int fatal = s->fatal;
+    if (!fatal) {
+        s->q[(s->head + s->count) % 256] = j;
+        s->count++;
+        pthread_cond_signal(&s->not_empty);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (fatal)
+        ib_xjob_free(j);
+    return fatal;
 }
 
 static int on_entry(void *ud, const ib_entry *e)
@@ -145,8 +248,12 @@ static int on_entry(void *ud, const ib_entry *e)
     int rc = ib_check_entry_path(s->c, e);
     if (rc)
         return rc;
-    if (e->flags != IB_FLAG_FILE || !s->from_archive)
-        return add_row(s, e, NULL, NULL, -1);
+    if (e->flags != IB_FLAG_FILE) {
+        wk w = { s->c, s->md, NULL };
+        return add_row(s, &w, e, NULL, NULL, -1);
+    }
+    if (!s->from_archive)
+        return queue_job(s, e);
     /* from an archive: the row is added when the member goes by */
     if (s->njobs == s->capjobs) {
         size_t nc = s->capjobs ? s->capjobs * 2 : 256;
@@ -164,7 +271,9 @@ static int on_entry(void *ud, const ib_entry *e)
 
 static int on_member(void *ud, ib_xjob *j, FILE *in, const char *label, int64_t stored)
 {
-    return add_row(ud, &j->e, in, label, stored);
+    imp *s = ud;
+    wk w = { s->c, s->md, NULL };
+    return add_row(s, &w, &j->e, in, label, stored);
 }
 
 static int write_db(imp *s)
@@ -173,7 +282,7 @@ static int write_db(imp *s)
     int src = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     free(path);
     if (src != SQLITE_OK)
-        return sql_fail(s, src, "open");
+        return sql_fail(s, s->c, src, "open");
     src = sqlite3_exec(s->db,
                        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
                        "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, "
@@ -181,11 +290,30 @@ static int write_db(imp *s)
                        "CREATE TABLE Properties (key TEXT PRIMARY KEY, value BLOB);"
                        "BEGIN;", NULL, NULL, NULL);
     if (src != SQLITE_OK)
-        return sql_fail(s, src, "schema");
+        return sql_fail(s, s->c, src, "schema");
     src = sqlite3_prepare_v2(s->db, "INSERT INTO Files VALUES (?,?,?,?,?)", -1, &s->ins, NULL);
     if (src != SQLITE_OK)
-        return sql_fail(s, src, "prepare");
-    int rc = ib_foreach(s->c, s->b, on_entry, NULL, s);
+        return sql_fail(s, s->c, src, "prepare");
+    pthread_t th[8];
+    unsigned started = 0;
+    if (!s->from_archive) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned want = ncpu > 1 ? (unsigned)(ncpu > 8 ? 8 : ncpu) : 2;
+        for (; started < want; started++)
+            if (pthread_create(&th[started], NULL, worker, s) != 0)
+                break;
+    }
+    int rc = !s->from_archive && !started
+                 ? ib_fail(s->c, REVIVE_E_UNKNOWN, "os", 0, "cannot start import threads")
+                 : ib_foreach(s->c, s->b, on_entry, NULL, s);
+    pthread_mutex_lock(&s->mu);
+    s->done = true;
+    pthread_cond_broadcast(&s->not_empty);
+    pthread_mutex_unlock(&s->mu);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (!rc && s->fatal)
+        rc = s->fatal; /* its message is in s->c->err */
     if (!rc && s->from_archive) {
         rc = ib_archive_each(s->c, s->b, s->jobs, s->njobs, on_member, s);
         for (size_t i = 0; !rc && i < s->njobs; i++)
@@ -208,7 +336,7 @@ static int write_db(imp *s)
                        "CREATE INDEX FilesRelativePathIdx ON Files(relativePath);"
                        "CREATE INDEX FilesFlagsIdx ON Files(flags);", NULL, NULL, NULL);
     if (src != SQLITE_OK)
-        return sql_fail(s, src, "commit");
+        return sql_fail(s, s->c, src, "commit");
     src = sqlite3_close(s->db);
     s->db = NULL;
     return src == SQLITE_OK ? REVIVE_OK : ib_fail(s->c, REVIVE_E_IO, "sqlite", src,
@@ -345,10 +473,16 @@ int ib_import(ib_ctx *c, ib_backup *b, const char *out_dir, uint64_t *files, uin
     chmod(tmp, 0755);
     imp s = { .c = c, .b = b, .tmp = tmp, .md = EVP_MD_CTX_new(),
               .from_archive = b->manifest_only && b->archive };
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.not_empty, NULL);
+    pthread_cond_init(&s.not_full, NULL);
     int rc = s.md ? write_db(&s) : ib_fail(c, REVIVE_E_NO_MEMORY, "os", 0, "no memory");
     if (s.db)
         sqlite3_close(s.db);
     EVP_MD_CTX_free(s.md);
+    pthread_mutex_destroy(&s.mu);
+    pthread_cond_destroy(&s.not_empty);
+    pthread_cond_destroy(&s.not_full);
     if (!rc)
         rc = write_plists(&s);
     if (!rc) {
