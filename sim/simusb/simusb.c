@@ -31,10 +31,8 @@
 
 #include <libusb.h>
 
+#include "simusb_private.h"
 #include "wire.h"
-
-#define API __attribute__((visibility("default")))
-#define APPLE_VID 0x05ac
 
 /* ---- mode: simulated or passed through ---- */
 
@@ -47,14 +45,14 @@ static void decide_mode(void)
     sock_path = p && *p ? strdup(p) : NULL;
 }
 
-static bool simulated(void)
+bool simusb_simulated(void)
 {
     pthread_once(&mode_once, decide_mode);
     return sock_path != NULL;
 }
 
 /* The real libusb function `name`, or a loud failure when there is none. */
-static void *real(const char *name)
+void *simusb_real(const char *name)
 {
     void *f = dlsym(RTLD_NEXT, name);
     if (!f) {
@@ -64,7 +62,6 @@ static void *real(const char *name)
     }
     return f;
 }
-#define REAL(name) ((__typeof__(&name))real(#name))
 
 static void warn_unreachable(void)
 {
@@ -78,16 +75,6 @@ static void warn_unreachable(void)
 
 /* ---- objects ---- */
 
-struct libusb_device {
-    pthread_mutex_t lock;
-    int refs;
-    uint32_t location;
-    uint16_t product_id;
-    uint64_t ecid;
-    char serial[256];
-    char product[64];
-    char nonces[256];
-};
 
 struct hotplug_cb {
     int handle;
@@ -105,11 +92,6 @@ struct libusb_context {
     libusb_device **kept; size_t nkept;     /* every device given to a callback */
 };
 
-struct libusb_device_handle {
-    int fd;
-    libusb_device *dev;
-    pthread_mutex_t lock;
-};
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 static libusb_context *default_ctx;
@@ -191,7 +173,7 @@ static libusb_context *ctx_of(libusb_context *ctx)
 
 API int libusb_init(libusb_context **ctx)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_init)(ctx);
     if (!ctx) {
         pthread_mutex_lock(&default_lock);
@@ -218,7 +200,7 @@ API int libusb_init(libusb_context **ctx)
 
 API libusb_device *libusb_ref_device(libusb_device *dev)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_ref_device)(dev);
     pthread_mutex_lock(&dev->lock);
     dev->refs++;
@@ -228,7 +210,7 @@ API libusb_device *libusb_ref_device(libusb_device *dev)
 
 API void libusb_unref_device(libusb_device *dev)
 {
-    if (!simulated()) {
+    if (!simusb_simulated()) {
         REAL(libusb_unref_device)(dev);
         return;
     }
@@ -245,7 +227,7 @@ API void libusb_unref_device(libusb_device *dev)
 
 API void libusb_exit(libusb_context *ctx)
 {
-    if (!simulated()) {
+    if (!simusb_simulated()) {
         REAL(libusb_exit)(ctx);
         return;
     }
@@ -276,7 +258,7 @@ API void libusb_exit(libusb_context *ctx)
 
 API int libusb_set_option(libusb_context *ctx, enum libusb_option option, ...)
 {
-    if (!simulated()) {
+    if (!simusb_simulated()) {
         if (option == LIBUSB_OPTION_LOG_LEVEL) {
             va_list ap;
             va_start(ap, option);
@@ -291,7 +273,7 @@ API int libusb_set_option(libusb_context *ctx, enum libusb_option option, ...)
 
 API const char *libusb_error_name(int code)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_error_name)(code);
     switch (code) {
     case LIBUSB_SUCCESS: return "LIBUSB_SUCCESS";
@@ -315,7 +297,7 @@ API const char *libusb_error_name(int code)
 
 API ssize_t libusb_get_device_list(libusb_context *ctx, libusb_device ***list)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_get_device_list)(ctx, list);
     *list = NULL;
     int fd = simusb_connect(sock_path);
@@ -342,7 +324,7 @@ API ssize_t libusb_get_device_list(libusb_context *ctx, libusb_device ***list)
 
 API void libusb_free_device_list(libusb_device **list, int unref_devices)
 {
-    if (!simulated()) {
+    if (!simusb_simulated()) {
         REAL(libusb_free_device_list)(list, unref_devices);
         return;
     }
@@ -355,7 +337,7 @@ API void libusb_free_device_list(libusb_device **list, int unref_devices)
 
 API int libusb_get_device_descriptor(libusb_device *dev, struct libusb_device_descriptor *desc)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_get_device_descriptor)(dev, desc);
     memset(desc, 0, sizeof *desc);
     desc->bLength = LIBUSB_DT_DEVICE_SIZE;
@@ -375,14 +357,14 @@ API int libusb_get_device_descriptor(libusb_device *dev, struct libusb_device_de
 
 API uint8_t libusb_get_bus_number(libusb_device *dev)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_get_bus_number)(dev);
     return (uint8_t)(dev->location >> 16);
 }
 
 API uint8_t libusb_get_device_address(libusb_device *dev)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_get_device_address)(dev);
     return (uint8_t)(dev->location & 0xff);
 }
@@ -391,7 +373,7 @@ API uint8_t libusb_get_device_address(libusb_device *dev)
 
 API int libusb_open(libusb_device *dev, libusb_device_handle **out)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_open)(dev, out);
     *out = NULL;
     int fd = simusb_connect(sock_path);
@@ -424,7 +406,7 @@ API int libusb_open(libusb_device *dev, libusb_device_handle **out)
 
 API void libusb_close(libusb_device_handle *h)
 {
-    if (!simulated()) {
+    if (!simusb_simulated()) {
         REAL(libusb_close)(h);
         return;
     }
@@ -459,7 +441,7 @@ static int simple_call(libusb_device_handle *h, const char *name, int value)
 
 API int libusb_get_configuration(libusb_device_handle *h, int *config)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_get_configuration)(h, config);
     *config = 1;   /* the only configuration an Apple device in recovery or DFU has */
     return 0;
@@ -467,28 +449,28 @@ API int libusb_get_configuration(libusb_device_handle *h, int *config)
 
 API int libusb_set_configuration(libusb_device_handle *h, int config)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_set_configuration)(h, config);
     return simple_call(h, "SetConfiguration", config);
 }
 
 API int libusb_claim_interface(libusb_device_handle *h, int iface)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_claim_interface)(h, iface);
     return simple_call(h, "ClaimInterface", iface);
 }
 
 API int libusb_release_interface(libusb_device_handle *h, int iface)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_release_interface)(h, iface);
     return simple_call(h, "ReleaseInterface", iface);
 }
 
 API int libusb_set_interface_alt_setting(libusb_device_handle *h, int iface, int alt)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_set_interface_alt_setting)(h, iface, alt);
     plist_t req = request("SetAltSetting");
     plist_dict_set_item(req, "Interface", plist_new_uint((uint64_t)(iface < 0 ? 0 : iface)));
@@ -502,7 +484,7 @@ API int libusb_set_interface_alt_setting(libusb_device_handle *h, int iface, int
 
 API int libusb_reset_device(libusb_device_handle *h)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_reset_device)(h);
     /* A reset makes a device that has taken an image boot it and re-enumerate; the
      * handle is then gone, which libusb reports as NOT_FOUND. */
@@ -511,14 +493,14 @@ API int libusb_reset_device(libusb_device_handle *h)
 
 API int libusb_clear_halt(libusb_device_handle *h, unsigned char endpoint)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_clear_halt)(h, endpoint);
     return simple_call(h, "ClearHalt", endpoint);
 }
 
 API int libusb_get_string_descriptor_ascii(libusb_device_handle *h, uint8_t index, unsigned char *data, int length)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_get_string_descriptor_ascii)(h, index, data, length);
     if (!data || length <= 0)
         return LIBUSB_ERROR_INVALID_PARAM;
@@ -546,7 +528,7 @@ API int libusb_control_transfer(libusb_device_handle *h, uint8_t request_type, u
                                 uint16_t w_value, uint16_t w_index, unsigned char *data,
                                 uint16_t w_length, unsigned int timeout)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_control_transfer)(h, request_type, b_request, w_value, w_index, data, w_length, timeout);
     bool in = (request_type & LIBUSB_ENDPOINT_IN) != 0;
     plist_t req = request("Control");
@@ -580,7 +562,7 @@ API int libusb_control_transfer(libusb_device_handle *h, uint8_t request_type, u
 API int libusb_bulk_transfer(libusb_device_handle *h, unsigned char endpoint, unsigned char *data, int length,
                              int *transferred, unsigned int timeout)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_bulk_transfer)(h, endpoint, data, length, transferred, timeout);
     if (transferred)
         *transferred = 0;
@@ -760,7 +742,7 @@ API int libusb_hotplug_register_callback(libusb_context *ctx, int events, int fl
                                          int product_id, int dev_class, libusb_hotplug_callback_fn cb_fn,
                                          void *user_data, libusb_hotplug_callback_handle *handle)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_hotplug_register_callback)(ctx, events, flags, vendor_id, product_id, dev_class,
                                                       cb_fn, user_data, handle);
     ctx = ctx_of(ctx);
@@ -801,7 +783,7 @@ API int libusb_hotplug_register_callback(libusb_context *ctx, int events, int fl
 
 API void libusb_hotplug_deregister_callback(libusb_context *ctx, libusb_hotplug_callback_handle handle)
 {
-    if (!simulated()) {
+    if (!simusb_simulated()) {
         REAL(libusb_hotplug_deregister_callback)(ctx, handle);
         return;
     }
@@ -821,7 +803,7 @@ API void libusb_hotplug_deregister_callback(libusb_context *ctx, libusb_hotplug_
 
 API int libusb_handle_events_timeout_completed(libusb_context *ctx, struct timeval *tv, int *completed)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_handle_events_timeout_completed)(ctx, tv, completed);
     ctx = ctx_of(ctx);
     if (!ctx)
@@ -839,14 +821,14 @@ API int libusb_handle_events_timeout_completed(libusb_context *ctx, struct timev
 
 API int libusb_handle_events_timeout(libusb_context *ctx, struct timeval *tv)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_handle_events_timeout)(ctx, tv);
     return libusb_handle_events_timeout_completed(ctx, tv, NULL);
 }
 
 API int libusb_handle_events(libusb_context *ctx)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_handle_events)(ctx);
     struct timeval tv = { 60, 0 };
     return libusb_handle_events_timeout_completed(ctx, &tv, NULL);
@@ -854,7 +836,7 @@ API int libusb_handle_events(libusb_context *ctx)
 
 API int libusb_handle_events_completed(libusb_context *ctx, int *completed)
 {
-    if (!simulated())
+    if (!simusb_simulated())
         return REAL(libusb_handle_events_completed)(ctx, completed);
     struct timeval tv = { 60, 0 };
     return libusb_handle_events_timeout_completed(ctx, &tv, completed);

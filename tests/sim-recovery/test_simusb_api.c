@@ -148,6 +148,22 @@ static void t_list(void)
     libusb_free_device_list(list, 1);
     CHECK(libusb_get_device_list(ctx, &list) == 2);
     libusb_free_device_list(list, 1);
+
+    /* The rest of the API: what works, and what says it is not simulated. */
+    h = libusb_open_device_with_vid_pid(ctx, 0x05ac, 0x1227);
+    CHECK(h != NULL);
+    char serial[256];
+    CHECK(serial_of(libusb_get_device(h), serial, sizeof serial) > 0);
+    CHECK(strstr(serial, "ECID:00001A2B3C4D5E51") != NULL);
+    struct libusb_config_descriptor *cfg = (struct libusb_config_descriptor *)1;
+    CHECK(libusb_get_active_config_descriptor(libusb_get_device(h), &cfg) == LIBUSB_ERROR_NOT_SUPPORTED);
+    CHECK(cfg == NULL);
+    CHECK(libusb_kernel_driver_active(h, 0) == 0);
+    uint8_t ports[7];
+    CHECK(libusb_get_port_numbers(libusb_get_device(h), ports, 7) == 1);
+    libusb_close(h);
+    CHECK(libusb_open_device_with_vid_pid(ctx, 0x05ac, 0x12a8) == NULL);   /* no phone in normal mode here */
+    CHECK(libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG));
     libusb_exit(ctx);
 }
 
