@@ -323,8 +323,11 @@ static void run(struct job *j)
     } else {
         operation(j, OP_CHECK_FILESYSTEMS);
         operation(j, OP_MOUNT_FILESYSTEMS);
-        if (os == SIM_OS_SEVERE || os == SIM_OS_NEEDS_DFU) {
-            /* An update restore cannot repair this: restored fails and the phone reboots. */
+        if (os == SIM_OS_SEVERE || (os == SIM_OS_NEEDS_DFU && !from_dfu)) {
+            /* An update restore cannot repair a damaged filesystem: restored fails and the
+             * phone reboots. A phone that needed DFU had a damaged boot chain, which a
+             * restore started from DFU rewrites; its data partition is sound, so there an
+             * update restore succeeds and keeps the data. */
             sim_lock(w);
             sim_log(w, d, "restored: cannot mount the filesystems (an erase restore is needed)");
             sim_iboot_reset(d);
