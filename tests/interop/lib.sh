@@ -9,7 +9,7 @@ TMP=$(mktemp -d /tmp/revive-interop.XXXXXX)
 SIM_PID=
 
 cleanup() {
-    local rc=$?
+    local rc=${1:-$?}
     if [ -n "$SIM_PID" ]; then
         if ! kill "$SIM_PID" 2>/dev/null; then
             echo "FAIL: simdevd died during the test:" >&2
