@@ -221,6 +221,15 @@ int rv_sim_wrap(int argc, char **argv, const char *scenario_name)
         setenv("SIM_IDEVICERESTORE_VERSION", "1.1.0", 0);
     }
     make_sim_firmware(scenario, dir);
+    /* The engine's clock keeps pace with the simulated phone's (see session.c). */
+    json_t *sc = json_load_file(scenario, 0, NULL);
+    json_t *ts = json_object_get(sc, "time_scale");
+    if (json_is_number(ts) && json_number_value(ts) >= 1) {
+        char v[32];
+        snprintf(v, sizeof v, "%g", json_number_value(ts));
+        setenv("REVIVE_TIME_SCALE", v, 0);
+    }
+    json_decref(sc);
 
     pid_t child = fork();
     if (child == 0) {

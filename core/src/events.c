@@ -237,6 +237,13 @@ static void terminal_sink(const rv_event *ev, void *ud)
     }
     if (strcmp(ev->type, "item") == 0 || strcmp(ev->type, "result") == 0)
         return; /* data: the command that asked for it prints it on stdout */
+    if (strcmp(ev->type, "countdown_tick") == 0) {
+        /* A live "10... 9..." on a terminal only; a log does not need every second. */
+        char tick[64];
+        snprintf(tick, sizeof tick, "      %.0f...", fnum(ev, "left", fnum(ev, "seconds", 0)));
+        rv_term_status(out, tick);
+        return;
+    }
     rv_term_clear_line(out);
     const char *msg = fstr(ev, "message");
     const char *who = ev->device;
@@ -273,10 +280,6 @@ static void terminal_sink(const rv_event *ev, void *ud)
         if (secs > 0)
             fprintf(out, " (%.0f s)", secs);
         fputc('\n', out);
-    } else if (strcmp(t, "countdown_tick") == 0) {
-        char tick[64];
-        snprintf(tick, sizeof tick, "      %.0f...", fnum(ev, "left", fnum(ev, "seconds", 0)));
-        rv_term_status(out, tick);
     } else if (strcmp(t, "check") == 0) {
         const char *st = fstr(ev, "status"), *name = fstr(ev, "name"), *rem = fstr(ev, "remedy");
         fprintf(out, "    %-4s %s: %s\n", st ? st : "?", name ? name : "?", msg ? msg : "");
@@ -295,10 +298,14 @@ static void terminal_sink(const rv_event *ev, void *ud)
         }
     } else if (strcmp(ev->type, "prompt") == 0) {
         const char *title = fstr(ev, "title");
-        fprintf(out, "\n  >>> %s\n", title ? title : "A person is needed");
-        for (size_t i = 0; i < ev->n; i++)
-            if (strncmp(ev->fields[i].key, "line", 4) == 0 && ev->fields[i].type == REVIVE_VAL_STR)
-                fprintf(out, "      %s\n", ev->fields[i].v.s);
+        fprintf(out, ">>> %s\n", title ? title : "A person is needed");
+        for (int k = 1; k <= 32; k++) { /* line1, line2, ... in order, whatever the field order */
+            char key[16];
+            snprintf(key, sizeof key, "line%d", k);
+            const char *l = fstr(ev, key);
+            if (l)
+                fprintf(out, "      %s\n", l);
+        }
         if (msg)
             fprintf(out, "      %s\n", msg);
         fputc('\n', out);

@@ -28,6 +28,24 @@
 
 pthread_mutex_t rv_person_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * The session's clock. Against a simulator whose device time runs N times faster than real
+ * time (a scenario's time_scale), the engine's clock runs at the same pace
+ * (REVIVE_TIME_SCALE=N, set by `revive --sim`), so a playbook's "wait up to 300 s for the
+ * boot" means 300 seconds of the phone's time, and a dry run of a whole ladder takes
+ * seconds. With a real phone the scale is 1.
+ */
+static double time_scale(void)
+{
+    static double scale;
+    if (scale == 0) {
+        const char *v = getenv("REVIVE_TIME_SCALE");
+        double x = v ? strtod(v, NULL) : 1.0;
+        scale = x >= 1.0 && x <= 100000.0 ? x : 1.0;
+    }
+    return scale;
+}
+
 /* The heavy-phase limit: a counting gate. */
 static pthread_mutex_t heavy_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t heavy_free = PTHREAD_COND_INITIALIZER;
@@ -620,7 +638,7 @@ static int op_wait_mode(void *ctx, const char *const *modes, double timeout_s, r
     rv_session *s = ctx;
     if (wants_off(modes)) {
         /* "off": wait until the phone is no longer attached. */
-        double end = rv_monotonic() + timeout_s;
+        double end = rv_monotonic() + timeout_s / time_scale();
         rv_device d;
         while (current(s, &d, NULL) == REVIVE_OK) {
             if (rv_cancelled())
@@ -631,7 +649,7 @@ static int op_wait_mode(void *ctx, const char *const *modes, double timeout_s, r
         }
         return REVIVE_OK;
     }
-    return rv_registry_wait(s->reg, s->ecid, s->udid, mode_mask(modes), timeout_s, NULL, err);
+    return rv_registry_wait(s->reg, s->ecid, s->udid, mode_mask(modes), timeout_s / time_scale(), NULL, err);
 }
 
 static void op_event(void *ctx, const char *type, const revive_field *f, size_t n)
@@ -681,7 +699,9 @@ static int op_prompt_until(void *ctx, const char *title, const char *const *line
     pthread_mutex_lock(&rv_person_lock);
     rv_emit(s->run_id[0] ? s->run_id : NULL, s->label, "prompt", f, n);
     pthread_mutex_unlock(&rv_person_lock);
-    return op_wait_mode(ctx, modes, timeout_s, err);
+    /* A person's hands work in real time, even against a simulator whose device time is
+     * faster: the wait for what they do is not scaled. */
+    return op_wait_mode(ctx, modes, timeout_s * time_scale(), err);
 }
 
 static bool op_cancelled(void *ctx)
@@ -693,13 +713,13 @@ static bool op_cancelled(void *ctx)
 static double op_now(void *ctx)
 {
     (void)ctx;
-    return rv_monotonic();
+    return rv_monotonic() * time_scale();
 }
 
 static void op_sleep(void *ctx, double secs)
 {
     (void)ctx;
-    double end = rv_monotonic() + secs;
+    double end = rv_monotonic() + secs / time_scale();
     while (!rv_cancelled()) {
         double left = end - rv_monotonic();
         if (left <= 0)
