@@ -113,9 +113,17 @@ static rv_device *find(rv_registry *r, const revive_device_id *id)
 static void merge(rv_registry *r, const rv_plugin *p, int what, const revive_device_id *id)
 {
     rv_device *d = find(r, id);
+    rv_debug("registry: %s ecid %llX udid '%s' mode %s (known as %s)",
+             what == REVIVE_DETACHED ? "detached" : what == REVIVE_ATTACHED ? "attached" : "changed",
+             (unsigned long long)id->ecid, id->udid, rv_mode_name(id->mode),
+             d ? (d->present ? rv_mode_name(d->id.mode) : "absent") : "new");
     if (what == REVIVE_DETACHED) {
         /* A stale detach (the phone already came back in another mode) changes nothing. */
-        if (!d || !d->present || (id->mode != REVIVE_MODE_UNKNOWN && id->mode != d->id.mode))
+        /* A detach names the mode of the appearance that left (UNKNOWN or OFF: it cannot
+         * say). One for a mode the phone has already left is late news of the old
+         * appearance and changes nothing. */
+        bool says_mode = id->mode != REVIVE_MODE_UNKNOWN && id->mode != REVIVE_MODE_OFF;
+        if (!d || !d->present || (says_mode && id->mode != d->id.mode))
             return;
         d->present = false;
     } else {

@@ -135,15 +135,20 @@ static void on_irecv_event(const irecv_device_event_t *ev, void *user)
         notify(st, known ? REVIVE_CHANGED : REVIVE_ATTACHED, &id);
     } else if (ev->type == IRECV_DEVICE_REMOVE) {
         pthread_mutex_lock(&st->lock);
+        bool found = false;
         for (size_t i = 0; i < st->nrec; i++) {
             if (st->rec[i].id.ecid == id.ecid) {
                 id = st->rec[i].id;
                 st->rec[i] = st->rec[--st->nrec];
+                found = true;
                 break;
             }
         }
         pthread_mutex_unlock(&st->lock);
-        id.mode = REVIVE_MODE_OFF;
+        /* A detach names the mode of the appearance that left (the core ignores a late
+         * detach of a mode the phone has already left); unknown when we never saw it. */
+        if (!found)
+            id.mode = REVIVE_MODE_UNKNOWN;
         notify(st, REVIVE_DETACHED, &id);
     }
 }

@@ -226,8 +226,9 @@ static void on_mux_event(const usbmuxd_event_t *ev, void *user)
             id.size = sizeof id;
             usb_copy(id.udid, sizeof id.udid, ev->device.udid);
             snprintf(id.location, sizeof id.location, "usbmux:%u", ev->device.handle);
+            id.mode = REVIVE_MODE_UNKNOWN;
         }
-        id.mode = REVIVE_MODE_OFF;
+        /* found: the record's mode, so the core can tell a late detach from a real one */
         notify(st, REVIVE_DETACHED, &id);
     }
 }

@@ -37,7 +37,10 @@ extern "C" {
 /* ------------------------------------------------------------------ transport ------ */
 
 /* Hotplug callback the core hands to watch(): what is ATTACHED, DETACHED or CHANGED
- * (same appearance, new facts). May be called from any thread the plugin owns. */
+ * (same appearance, new facts). May be called from any thread the plugin owns. A DETACHED
+ * device's mode is the mode of the appearance that left (UNKNOWN if not known): a phone
+ * moving from recovery to DFU may report the DFU attach before the recovery detach, and
+ * the core uses the mode to ignore such a late detach. */
 typedef enum revive_hotplug { REVIVE_ATTACHED = 1, REVIVE_DETACHED = 2, REVIVE_CHANGED = 3 } revive_hotplug;
 typedef void (*revive_hotplug_fn)(void *core_data, int what, const revive_device_id *dev);
 
