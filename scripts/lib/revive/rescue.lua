@@ -71,10 +71,14 @@ end
 --- one step, so a resume sees the answer the run saw.
 function M.wait_booted(timeout)
   return step("wait for the phone to boot", function()
-    if device.wait_for("normal", 20) then return answering() end
+    -- A reboot is not seen at once: right after the action the phone may still show in its
+    -- old mode. Give a boot its usual time before judging the mode it is in.
+    if device.wait_for("normal", math.min(timeout or 300, 60)) then return answering() end
     local mode = device.mode()
-    if mode == "off" then
-      local ok, err = device.wait_for({ "normal", "recovery", "dfu", "restore" }, timeout or 300)
+    -- Off the bus (rebooting) or still in restore mode (a restore just ended and the
+    -- phone has not left it yet): both are on the way somewhere; wait to see where.
+    if mode == "off" or mode == "restore" then
+      local ok, err = device.wait_for({ "normal", "recovery", "dfu" }, timeout or 300)
       if not ok then return nil, err end
       mode = device.mode()
       if mode == "normal" then return answering() end
