@@ -377,7 +377,8 @@ static int parse_fault(struct sim_world *w, json_t *jf, size_t idx, struct perr 
 }
 
 static const char *const top_keys[] = {
-    "name", "description", "time_scale", "boot_seconds", "devices", "faults", "comment", NULL
+    "name", "description", "time_scale", "boot_seconds", "devices", "faults", "comment",
+    "expect", /* what `revive test` expects of each playbook here; not the daemon's concern */ NULL
 };
 
 int sim_scenario_load(struct sim_world *w, const char *text, char *err, size_t errlen)
