@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "dl.h"
+#include "world.h"
 
 int dl_read_full(int fd, void *buf, size_t len, int timeout_ms)
 {
@@ -75,10 +76,9 @@ int dl_recv(int fd, plist_t *out, int timeout_ms)
         return -1;
     }
     plist_t p = NULL;
-    if (len >= 8 && memcmp(buf, "bplist00", 8) == 0)
-        plist_from_bin(buf, len, &p);
-    else if (len >= 5 && memcmp(buf, "<?xml", 5) == 0)
-        plist_from_xml(buf, len, &p);
+    /* through the nesting guard: libplist 2.2 overflows its stack on deep input */
+    if (sim_plist_from_bytes(buf, len, (sim_plist_t *)&p) != 0)
+        p = NULL;
     free(buf);
     if (!p)
         return -1;

@@ -39,6 +39,7 @@
 
 #include <openssl/sha.h>
 #include <plist/plist.h>
+#include "world.h"
 
 #include "iboot.h"
 
@@ -222,10 +223,9 @@ plist_t sim_iboot_frame_recv(int fd)
         return NULL;
     }
     plist_t p = NULL;
-    if (len >= 8 && memcmp(buf, "bplist00", 8) == 0)
-        plist_from_bin(buf, len, &p);
-    else if (len >= 5 && memchr(buf, '<', len < 64 ? len : 64))
-        plist_from_xml(buf, len, &p);
+    /* through the nesting guard: libplist 2.2 overflows its stack on deep input */
+    if (sim_plist_from_bytes(buf, len, (sim_plist_t *)&p) != 0)
+        p = NULL;
     free(buf);
     if (p && plist_get_node_type(p) != PLIST_DICT) {
         plist_free(p);

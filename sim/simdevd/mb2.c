@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "data.h"
+#include "world.h"
 #include "dl.h"
 #include "dl_xfer.h"
 #include "mb2.h"
@@ -162,8 +163,8 @@ plist_t mb2_read_plist_file(const char *path)
     size_t n = buf ? fread(buf, 1, want, f) : 0;
     fclose(f);
     plist_t p = NULL;
-    if (n == want)
-        plist_from_memory(buf, (uint32_t)n, &p);
+    if (n == want && sim_plist_from_bytes(buf, n, (sim_plist_t *)&p) != 0) /* a host's file: guarded */
+        p = NULL;
     free(buf);
     return p;
 }

@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "mb2_manifest.h"
+#include "world.h"
 
 #define MAC_EPOCH 978307200
 
@@ -139,7 +140,8 @@ int mb2_mbfile_parse(const void *blob, size_t len, struct mb2_entry *out, char *
         return -1;
     }
     plist_t root = NULL;
-    plist_from_bin(blob, (uint32_t)len, &root);
+    if (sim_plist_from_bytes((const char *)blob, len, (sim_plist_t *)&root) != 0) /* nesting guard */
+        root = NULL;
     int rc = -1;
     if (!root || plist_get_node_type(root) != PLIST_DICT) {
         seterr(err, errlen, "MBFile archive is not a dictionary");
