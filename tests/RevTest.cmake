@@ -16,6 +16,7 @@ function(revive_add_test)
     "REVIVE_FIXTURES=${PROJECT_SOURCE_DIR}/../shared/fixtures"
     "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0"
     "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+    "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/lsan.supp:print_suppressions=0"
     ${T_ENV})
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT} ENVIRONMENT "${env}")
   if(T_LABELS)
