@@ -133,9 +133,9 @@ static void print_row(rv_app *app, const rv_device *d, const char *what)
 {
     rv_fields f;
     rv_fields_init(&f);
-    id_fields(d, &f);
     if (d->present && d->id.mode == REVIVE_MODE_NORMAL)
         call_info(app, d, &f, NULL);
+    id_fields(d, &f); /* after the transport's answer, so the identity reads alike in every mode */
     if (what)
         rv_fields_put_str(&f, "change", what);
     if (app->json) {

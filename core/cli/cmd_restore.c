@@ -138,7 +138,7 @@ int rv_cmd_restore_backup(rv_app *app, int argc, char **argv)
         "  --system        restore system files too\n"
         "  --no-reboot     do not reboot the device when done\n"
         "  --copy          restore from a temporary copy of the backup\n"
-        "  --settings      preserve the device's settings\n"
+        "  --settings      restore the settings stored in the backup too\n"
         "  --remove        remove items from the device that are not in the backup\n"
         "Passwords: REVIVE_BACKUP_PASSWORD, --password-file, or a prompt.\n";
     static const struct option opts[] = {

@@ -30,7 +30,7 @@ static bool io_cancelled(void *ud)
 
 static void io_log(void *ud, int level, const char *msg)
 {
-    host->log(((call_ctx *)ud)->call, level, "cloud: %s", msg);
+    host->log(((call_ctx *)ud)->call, level, "%s", msg); /* the core prefixes the plugin name */
 }
 
 static const char *cfg(void *ud, const char *key)
