@@ -61,26 +61,7 @@ static const revive_importer *choose(rv_plugins *set, const char *name, const ch
             rv_fail(err, REVIVE_E_NOT_FOUND, NULL, 0, "no importer named '%s' is loaded ('revive plugins' lists them)", name);
         return imp;
     }
-    const revive_importer *best = NULL;
-    int best_score = 0;
-    for (size_t i = 0; i < set->n; i++) {
-        rv_plugin *p = set->v[i];
-        for (size_t k = 0; k < p->nimporters; k++) {
-            if (!p->importers[k].probe)
-                continue;
-            revive_call call;
-            rv_call_init(&call, NULL, NULL, p->desc.name);
-            rv_plugin_enter(p);
-            int score = p->importers[k].probe(p->state, &call, path);
-            rv_plugin_leave(p);
-            rv_call_free(&call);
-            if (score > best_score) {
-                best_score = score;
-                best = &p->importers[k];
-                *owner = p;
-            }
-        }
-    }
+    const revive_importer *best = rv_probe_importer(set, path, NULL, NULL, owner);
     if (!best)
         rv_fail(err, REVIVE_E_UNSUPPORTED, NULL, 0,
                 "no importer recognises %s as a backup (is it the folder holding Manifest.db or "

@@ -374,6 +374,33 @@ const revive_importer *rv_find_importer(const rv_plugins *set, const char *name,
     return NULL;
 }
 
+const revive_importer *rv_probe_importer(const rv_plugins *set, const char *path, const char *run,
+                                         const char *device, const rv_plugin **owner)
+{
+    const revive_importer *best = NULL;
+    int best_score = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        const rv_plugin *p = set->v[i];
+        for (size_t k = 0; k < p->nimporters; k++) {
+            if (!p->importers[k].probe)
+                continue;
+            revive_call call;
+            rv_call_init(&call, run, device, p->desc.name);
+            rv_plugin_enter(p);
+            int score = p->importers[k].probe(p->state, &call, path);
+            rv_plugin_leave(p);
+            rv_call_free(&call);
+            if (score > best_score) {
+                best_score = score;
+                best = &p->importers[k];
+                if (owner)
+                    *owner = p;
+            }
+        }
+    }
+    return best;
+}
+
 const revive_source *rv_find_source(const rv_plugins *set, const char *spec, const rv_plugin **owner)
 {
     for (size_t i = 0; i < set->n; i++)

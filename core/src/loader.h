@@ -57,6 +57,10 @@ void rv_strv_free(char **v, size_t n);
 /* Finding capabilities. */
 const rv_plugin *rv_plugins_find(const rv_plugins *set, const char *name);
 const revive_importer *rv_find_importer(const rv_plugins *set, const char *name, const rv_plugin **owner);
+/* The importer surest that `path` is its format (highest probe() above zero), probing under
+ * the plugins' serial locks; NULL if none recognises it. run/device tag the probe calls. */
+const revive_importer *rv_probe_importer(const rv_plugins *set, const char *path, const char *run,
+                                         const char *device, const rv_plugin **owner);
 const revive_source *rv_find_source(const rv_plugins *set, const char *spec, const rv_plugin **owner);
 const revive_restore_method *rv_find_method(const rv_plugins *set, const char *name, const rv_plugin **owner);
 

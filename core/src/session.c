@@ -327,23 +327,7 @@ static int importer_call(rv_session *s, const char *verb, const char *path, cons
                          put_fn put, void *ud, revive_error *err)
 {
     const rv_plugin *owner = NULL;
-    const revive_importer *best = NULL;
-    int best_score = 0;
-    for (size_t i = 0; i < s->plugins->n; i++)
-        for (size_t k = 0; k < s->plugins->v[i]->nimporters; k++) {
-            const revive_importer *imp = &s->plugins->v[i]->importers[k];
-            if (!imp->probe)
-                continue;
-            revive_call call;
-            rv_call_init(&call, s->run_id, s->label, s->plugins->v[i]->desc.name);
-            int score = imp->probe(s->plugins->v[i]->state, &call, path);
-            rv_call_free(&call);
-            if (score > best_score) {
-                best_score = score;
-                best = imp;
-                owner = s->plugins->v[i];
-            }
-        }
+    const revive_importer *best = rv_probe_importer(s->plugins, path, s->run_id, s->label, &owner);
     if (!best)
         return rv_fail(err, REVIVE_E_UNSUPPORTED, NULL, 0, "no importer recognises %s as a backup", path);
     revive_call call;
